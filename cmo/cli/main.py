@@ -1,0 +1,34 @@
+"""The ``cmo`` command: ``cmo --help`` lists every group."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cmo.cli import broker_cmd, config_cmd, schemas_cmd, topics_cmd
+from cmo.cli.common import err_console, setup_logging
+from cmo.cli.demo_cmd import demo
+from cmo.exceptions import CMOError
+
+app = typer.Typer(help="Clinical Metabolomics Oracle: cited answers, event-sourced on Kafka.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(broker_cmd.app, name="broker")
+app.add_typer(topics_cmd.app, name="topics")
+app.add_typer(schemas_cmd.app, name="schemas")
+app.add_typer(config_cmd.app, name="config")
+app.command()(demo)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    setup_logging(verbose)
+
+
+def main() -> None:
+    """Console entry point: project errors become one clear message and exit code 1."""
+    try:
+        app()
+    except CMOError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(1)
