@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         return self.cmo_home / "kafka"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings (env, ``.env``, ``.env.<ENVIRONMENT>``); raise ConfigError listing all problems."""
     env = os.environ.get("ENVIRONMENT", "development")
     try:
@@ -122,7 +122,7 @@ def _unwritable(path: Path) -> str | None:
     return None
 
 
-def checked_settings(**overrides: object) -> Settings:
+def checked_settings(**overrides: Any) -> Settings:
     """Load and check; raise one ConfigError naming every problem."""
     settings = load_settings(**overrides)
     problems = check_settings(settings)

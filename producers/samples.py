@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from cmo.events import (
     Alert,
@@ -33,7 +34,7 @@ def sample_events(now_ms: int, new_id: Callable[[], str] = lambda: str(uuid.uuid
     query_id, doc_id = new_id(), new_id()
     response_id = new_id()
 
-    def env(correlation_id: str, service: str, event_id: str | None = None) -> dict[str, object]:
+    def env(correlation_id: str, service: str, event_id: str | None = None) -> dict[str, Any]:
         return {"event_id": event_id or new_id(), "event_time": now_ms,
                 "correlation_id": correlation_id, "service": service}
 

@@ -104,7 +104,9 @@ class EventConsumer:
         logger.warning("dead-lettering %s[%s]@%s: %s", topic, partition, offset, exc)
         values = (topic, str(partition), str(offset), str(exc), type(exc).__name__)
         headers = [(k, v.encode()) for k, v in zip(DLQ_HEADERS, values)]
-        headers += [(k, v) for k, v in (msg.headers() or []) if v is not None]
+        original = msg.headers()
+        if isinstance(original, list):
+            headers += [(str(h[0]), h[1]) for h in original if isinstance(h[1], bytes)]
         self.dead_letters.publish_raw(dlq_name(topic), msg.key(), msg.value() or b"", headers)
         self.dead_lettered += 1
 

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from cmo.exceptions import BrokerUnavailableError
 from cmo.topics import TopicSpec
@@ -32,16 +33,17 @@ class TopicInfo:
 
 
 def admin_client(bootstrap_servers: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap_servers,
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap_servers,
                         "socket.connection.setup.timeout.ms": 3000, "log_level": 3,
-                        "logger": logging.getLogger("librdkafka")})
+                        "logger": logging.getLogger("librdkafka")}
+    return AdminClient(conf)
 
 
 def list_topics(bootstrap_servers: str, timeout: float = 5.0) -> list[TopicInfo]:
     with mapped_kafka_errors(f"cannot reach Kafka at {bootstrap_servers}"):
         meta = admin_client(bootstrap_servers).list_topics(timeout=timeout)
-    return sorted((TopicInfo(t.topic, len(t.partitions)) for t in meta.topics.values()
-                   if not t.topic.startswith("__")), key=lambda t: t.name)
+    return sorted((TopicInfo(name, len(t.partitions)) for name, t in meta.topics.items()
+                   if not name.startswith("__")), key=lambda t: t.name)
 
 
 def create_topics(bootstrap_servers: str, specs: Iterable[TopicSpec],

@@ -82,6 +82,22 @@ class Outbox:
             )
         return cur.lastrowid or 0
 
+    def append_many(self, messages: Sequence[tuple[str, bytes | None, bytes]]) -> list[int]:
+        """Store several messages in one transaction (all or none); returns their ids."""
+        ids: list[int] = []
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                for topic, key, value in messages:
+                    cur = self._db.execute(
+                        "INSERT INTO outbox (topic, key, value) VALUES (?, ?, ?)", (topic, key, value))
+                    ids.append(cur.lastrowid or 0)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return ids
+
     def delete(self, ids: Sequence[int]) -> None:
         """Forget acknowledged messages (one transaction)."""
         if not ids:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,19 @@ class DurableProducer:
         topic = topic_name(self.topic_prefix, event)
         self.publish_raw(topic, event.key.encode(), self.serializer.encode(event, topic))
 
+    def publish_many(self, events: Sequence[Event]) -> None:
+        """Accept several events atomically (one outbox transaction: faster for batches)."""
+        messages = []
+        for event in events:
+            topic = topic_name(self.topic_prefix, event)
+            messages.append((topic, event.key.encode(), self.serializer.encode(event, topic)))
+        with self._lock:
+            ids = self.outbox.append_many(messages)
+            if not self._draining:
+                for row_id, (topic, key, value) in zip(ids, messages):
+                    if not self._send(row_id, topic, key, value, None):
+                        break
+
     def publish_raw(self, topic: str, key: bytes | None, value: bytes,
                     headers: Headers | None = None) -> None:
         """Accept already-encoded bytes (used for dead letters)."""
@@ -91,7 +104,7 @@ class DurableProducer:
               headers: Headers | None) -> bool:
         """Hand one row to librdkafka; on a full queue switch to draining. Caller holds the lock."""
         try:
-            self._producer.produce(topic, value, key, headers=headers,
+            self._producer.produce(topic, value, key, headers=headers,  # type: ignore[arg-type]
                                    on_delivery=partial(self._on_delivery, row_id))
         except (BufferError, KafkaException) as exc:
             if not self._draining:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
@@ -22,11 +23,13 @@ from cmo.exceptions import SerializationError
 from cmo.topics import event_for_topic
 
 
-def _millis(record: dict[str, Any]) -> dict[str, Any]:
-    """The registry deserializer turns timestamp-millis into datetimes; events keep ints."""
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    """The registry deserializer applies logical types; events keep ints and strings."""
     for key, value in record.items():
         if isinstance(value, datetime):
             record[key] = int(value.timestamp() * 1000)
+        elif isinstance(value, UUID):
+            record[key] = str(value)
     return record
 
 
@@ -63,7 +66,7 @@ class RegistrySerializer:
         if de is None:
             cls = event_type(name)
             de = self._de[name] = AvroDeserializer(
-                self.client, self._schema_str(name), lambda rec, ctx: from_record(cls, _millis(rec)))
+                self.client, self._schema_str(name), lambda rec, ctx: from_record(cls, _plain(rec)))
         if not data or data[0] != 0:
             raise SerializationError("not in the Confluent wire format (missing magic byte 0)")
         try:

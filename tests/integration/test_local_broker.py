@@ -166,7 +166,8 @@ def test_stale_pid_file_is_cleaned_up(make_broker: BrokerFactory, tmp_path: Path
 
 
 def test_missing_libs_dir_points_to_docker_compose(tmp_path: Path) -> None:
-    broker = LocalBroker(tmp_path / "home", tmp_path / "no-libs", *_free_ports())
+    port, controller_port = _free_ports()
+    broker = LocalBroker(tmp_path / "home", tmp_path / "no-libs", port, controller_port)
     with pytest.raises(BrokerError) as excinfo:
         broker.start(timeout=5)
     message = str(excinfo.value)
@@ -180,6 +181,7 @@ def test_missing_java_points_to_docker_compose(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    broker = LocalBroker(tmp_path / "home", LIBS, *_free_ports())
+    port, controller_port = _free_ports()
+    broker = LocalBroker(tmp_path / "home", LIBS, port, controller_port)
     with pytest.raises(BrokerError, match="docker compose"):
         broker.start(timeout=5)
