@@ -100,6 +100,11 @@ class LocalEmbedder:
         self._model: Any = None
         self._lock = threading.Lock()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> LocalEmbedder:
+        """Share, never copy: LightRAG deep-copies its config (``dataclasses.asdict``),
+        which would otherwise try to pickle the native model and the lock."""
+        return self
+
     @property
     def dim(self) -> int:
         """Vector dimension (384)."""

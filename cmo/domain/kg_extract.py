@@ -1,0 +1,424 @@
+"""Deterministic, offline entity and relation extraction for clinical metabolomics text.
+
+No language model: entities come from a small built-in lexicon (analytical techniques,
+metabolites, clinical biomarkers, specimens, diseases) and from surface patterns —
+disease names (``-emia``, ``-uria``, ``-osis``, ``-itis``, ``... cancer``,
+``... syndrome``, ``... disease``), ``... acid`` metabolites, ``-ase`` enzymes,
+acronyms such as ``LC-MS`` or ``HbA1c`` and capitalised multiword names. Each entity is
+described by a verbatim sentence it occurs in; two entities in the same sentence are
+related, weighted by the number of sentences they share. The output is shaped for
+LightRAG's custom-KG insert (``entities`` / ``relationships`` records).
+
+Pure: no I/O, no clock, no randomness — the same text always gives the same graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+TECHNIQUE = "technique"
+METABOLITE = "metabolite"
+BIOMARKER = "biomarker"
+SPECIMEN = "specimen"
+DISEASE = "disease"
+ENZYME = "enzyme"
+ACRONYM = "acronym"
+ORGANIZATION = "organization"
+STUDY = "study"
+NAMED_ENTITY = "named_entity"
+ENTITY_TYPES = (TECHNIQUE, METABOLITE, BIOMARKER, SPECIMEN, DISEASE, ENZYME, ACRONYM,
+                ORGANIZATION, STUDY, NAMED_ENTITY)
+
+MAX_ENTITIES_PER_SENTENCE = 8
+"""Only the first entities of a sentence are paired, bounding relations to 28 a sentence."""
+
+# type | canonical name | other spellings (matched case-insensitively, whole words)
+_LEXICON_TEXT = """
+technique|LC-MS|LC/MS|LCMS|liquid chromatography-mass spectrometry|liquid chromatography mass spectrometry
+technique|LC-MS/MS|LC-MS-MS|liquid chromatography-tandem mass spectrometry
+technique|GC-MS|GC/MS|GCMS|gas chromatography-mass spectrometry|gas chromatography mass spectrometry
+technique|NMR|NMR spectroscopy|1H NMR|1H-NMR|proton NMR|nuclear magnetic resonance|magnetic resonance spectroscopy
+technique|mass spectrometry|MS/MS|tandem mass spectrometry
+technique|HPLC|high-performance liquid chromatography|high performance liquid chromatography
+technique|UPLC|UHPLC|ultra-performance liquid chromatography
+technique|CE-MS|capillary electrophoresis-mass spectrometry
+technique|MALDI|MALDI-TOF|matrix-assisted laser desorption ionization
+technique|ESI|electrospray ionization
+technique|metabolomics|metabonomics|metabolic profiling|metabolite profiling
+technique|untargeted metabolomics|non-targeted metabolomics
+technique|PCA|principal component analysis
+technique|PLS-DA|partial least squares discriminant analysis
+technique|ROC analysis|ROC curve|receiver operating characteristic
+*technique|targeted metabolomics|lipidomics|proteomics|genomics|OPLS-DA|isotope dilution
+metabolite|glucose|blood glucose|plasma glucose
+metabolite|lactate|lactic acid
+metabolite|cholesterol|LDL cholesterol|HDL cholesterol
+metabolite|triglycerides|triglyceride|triacylglycerols
+metabolite|acylcarnitines|acylcarnitine|carnitine
+metabolite|ketone bodies|3-hydroxybutyrate|beta-hydroxybutyrate|acetoacetate
+metabolite|TMAO|trimethylamine N-oxide
+metabolite|phospholipids|phospholipid|phosphatidylcholine|lysophosphatidylcholine
+metabolite|sphingolipids|ceramide|ceramides|sphingomyelin
+metabolite|branched-chain amino acids|BCAA|BCAAs
+*metabolite|pyruvate|citrate|succinate|creatinine|urea|homocysteine|bilirubin|cortisol
+*metabolite|glutamine|glutamate|alanine|glycine|leucine|isoleucine|valine|tryptophan|tyrosine
+*metabolite|phenylalanine|serine|proline|arginine|histidine|methionine|lysine|cysteine
+*metabolite|taurine|ornithine|citrulline|kynurenine|cholesterol esters
+biomarker|HbA1c|glycated hemoglobin|hemoglobin A1c|haemoglobin A1c
+biomarker|CRP|C-reactive protein
+biomarker|PSA|prostate-specific antigen
+biomarker|BNP|NT-proBNP
+*biomarker|insulin|albumin|troponin
+*specimen|plasma|serum|saliva
+specimen|urine|urinary
+specimen|CSF|cerebrospinal fluid
+specimen|dried blood spots|dried blood spot|DBS
+specimen|feces|faeces|stool
+specimen|tissue biopsy|biopsy|biopsies
+disease|diabetes|diabetes mellitus|type 2 diabetes|type 1 diabetes|T2D|T2DM|T1D
+disease|inborn errors of metabolism|inborn error of metabolism
+*disease|obesity|hypertension|asthma|sepsis|dementia|depression|schizophrenia|autism|stroke|HIV
+"""
+
+
+def _parse_lexicon(text: str) -> dict[str, tuple[str, str]]:
+    """Lower-cased spelling -> (canonical name, entity type)."""
+    table: dict[str, tuple[str, str]] = {}
+    for line in text.strip().splitlines():
+        entity_type, canonical, *variants = line.lstrip("*").split("|")
+        if line.startswith("*"):  # a list of names, each its own canonical form
+            for name in (canonical, *variants):
+                table[name.lower()] = (name, entity_type)
+            continue
+        for spelling in (canonical, *variants):
+            table[spelling.lower()] = (canonical, entity_type)
+    return table
+
+
+_LEXICON = _parse_lexicon(_LEXICON_TEXT)
+_LEXICON_RE = re.compile(
+    r"(?<![\w-])(?:"
+    + "|".join(re.escape(s) for s in sorted(_LEXICON, key=len, reverse=True))
+    + r")(?![\w-])",
+    re.IGNORECASE,
+)
+
+_STOPWORDS = frozenset("""
+a about above after again against all also am among an and any are as at be been before
+being below between both but by can could did do does doing during each either few for
+from further had has have having he her here hers him his how i if in into is it its
+itself may might more most must no nor not now of off on once only or other our ours out
+over own per same she should since so some such than that the their them then there these
+they this those through to too under until up upon us very via was we were what when where
+whether which while who whom whose why will with within without would yet you your
+""".split())
+
+_QUESTION_WORDS = frozenset("""
+does do did is are was were can could should would will how what which who whom whose why
+when where whether there any
+""".split())
+
+# Words that end a disease-name modifier run (walking left from the head noun).
+_NON_MODIFIERS = _STOPWORDS | frozenset("""
+patients patient women men children adults subjects participants cases controls people
+risk incidence prevalence mortality history diagnosis diagnosed stage onset severity
+without among increased decreased higher lower high low significant significantly new
+early late other various several many most more less non type types form forms
+""".split())
+
+_DISEASE_HEADS = ("disease", "diseases", "syndrome", "syndromes", "cancer", "cancers",
+                  "disorder", "disorders", "failure", "deficiency", "infection", "injury",
+                  "carcinoma", "tumor", "tumour", "tumors", "tumours")
+_DISEASE_HEAD_RE = re.compile(r"\b(?:" + "|".join(_DISEASE_HEADS) + r")\b", re.IGNORECASE)
+_DISEASE_SUFFIX_RE = re.compile(
+    r"\b[A-Za-z]{3,}(?:aemia|emia|uria|osis|itis|pathy|penia|plasia|trophy|algia|oma)s?\b"
+)
+_DISEASE_SUFFIX_STOP = frozenset("""
+diagnosis diagnoses prognosis prognoses hypnosis osmosis kinesis coma diploma aroma stoma
+""".split())
+_ACID_RE = re.compile(
+    r"\b(?:(?:[A-Za-z0-9]+-)?[A-Za-z0-9]+(?:-[a-z]+)?\s+){1,2}acids?\b", re.IGNORECASE
+)
+_ENZYME_RE = re.compile(r"\b[a-z]{3,}(?:kinase|genase|ferase|synthase|lipase|amylase|"
+                        r"phosphatase|transaminase|oxidase|reductase|esterase|peptidase)s?\b",
+                        re.IGNORECASE)
+_ACRONYM_RE = re.compile(r"(?<![\w-])[A-Za-z0-9]*[A-Z][A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*(?![\w-])")
+_ACRONYM_STOP = frozenset("""
+CI OR HR RR SD SE SEM IQR NS VS II III IV VI VII VIII IX XI XII USA US UK EU BACKGROUND
+METHODS RESULTS CONCLUSION CONCLUSIONS OBJECTIVE OBJECTIVES DESIGN SETTING PURPOSE AIM AIMS
+""".split())
+_ROMAN_RE = re.compile(r"^[IVXLC]+$")
+_CAPITAL_RUN_RE = re.compile(
+    r"\b[A-Z][a-z]+(?:['’]s)?(?:\s+(?:(?:of|for|and|the|de)\s+)?[A-Z][a-z]+(?:['’]s)?)+\b"
+)
+_ORG_WORDS = frozenset("""
+University Hospital Institute Center Centre College Department Clinic Foundation
+Association Society Agency Organization Organisation Ministry Service Services
+""".split())
+_STUDY_WORDS = frozenset("Study Trial Survey Cohort Registry Project Program Programme".split())
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])|\s*\n\s*")
+_ABBREVIATIONS = frozenset("e.g i.e et al vs fig figs dr mr mrs ms no approx ca resp ref".split())
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]|[A-Za-z]")
+_CUES = (
+    (re.compile(r"\bassociat", re.I), "association"),
+    (re.compile(r"\bcorrelat", re.I), "correlation"),
+    (re.compile(r"\b(?:increas|elevat|higher|raised|upregulat)", re.I), "increase"),
+    (re.compile(r"\b(?:decreas|reduc|lower|depleted|downregulat)", re.I), "decrease"),
+    (re.compile(r"\bpredict", re.I), "prediction"),
+    (re.compile(r"\bdiagnos", re.I), "diagnosis"),
+    (re.compile(r"\b(?:bio)?markers?\b", re.I), "biomarker"),
+    (re.compile(r"\b(?:measur|quantif|detect|analy[sz])", re.I), "measurement"),
+    (re.compile(r"\brisk\b", re.I), "risk"),
+    (re.compile(r"\b(?:treat|therap)", re.I), "treatment"),
+    (re.compile(r"\bcompar", re.I), "comparison"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One entity found in a text: its name, type and a verbatim sentence mentioning it."""
+
+    name: str
+    entity_type: str
+    description: str
+    mentions: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """Two entities sharing sentences; ``source < target``, weight = shared sentences."""
+
+    source: str
+    target: str
+    description: str
+    keywords: tuple[str, ...]
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkGraph:
+    """Entities and relations of one chunk of text."""
+
+    entities: tuple[Entity, ...]
+    relations: tuple[Relation, ...]
+
+    def to_custom_kg(self, source_id: str, file_path: str = "custom_kg") -> dict[str, Any]:
+        """The ``entities`` / ``relationships`` records of LightRAG's custom-KG insert."""
+        return {
+            "entities": [
+                {"entity_name": e.name, "entity_type": e.entity_type,
+                 "description": e.description, "source_id": source_id, "file_path": file_path}
+                for e in self.entities
+            ],
+            "relationships": [
+                {"src_id": r.source, "tgt_id": r.target, "description": r.description,
+                 "keywords": ", ".join(r.keywords), "weight": r.weight,
+                 "source_id": source_id, "file_path": file_path}
+                for r in self.relations
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueryKeywords:
+    """LightRAG-style query keywords: themes (high level) and specific terms (low level)."""
+
+    high_level: tuple[str, ...]
+    low_level: tuple[str, ...]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split ``text`` into stripped sentences (line breaks also end a sentence)."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END_RE.finditer(text):
+        piece = text[start:match.start()].rstrip()
+        last_word = piece.rsplit(None, 1)[-1].rstrip(".").lower() if piece.strip() else ""
+        if match.group().strip() == "" and "\n" not in match.group() and (
+            last_word in _ABBREVIATIONS or len(last_word) == 1
+        ):
+            continue  # "e.g. X", "et al. X", "J. Smith": not a sentence end
+        if piece.strip():
+            sentences.append(piece.strip())
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def _is_acronym(token: str) -> bool:
+    """Two or more capitals (``LC-MS``, ``mRNA``, ``COVID-19``), not a stop-listed word."""
+    if not 2 <= len(token) <= 15 or token.upper() in _ACRONYM_STOP or _ROMAN_RE.match(token):
+        return False
+    if token.isalpha() and token.isupper() and len(token) > 6:
+        return False  # a shouted word or heading, not an acronym
+    return sum(1 for c in token if c.isupper()) >= 2
+
+
+def _lower_initial(word: str) -> str:
+    """``Breast`` -> ``breast``; keeps acronyms, mixed case and eponyms (``Crohn's``)."""
+    if len(word) > 1 and word[0].isupper() and word[1:].islower() and "'" not in word \
+            and "’" not in word:
+        return word.lower()
+    return word
+
+
+def _disease_phrases(sentence: str) -> Iterable[tuple[int, int, str]]:
+    words = list(_WORD_RE.finditer(sentence))
+    for index, word in enumerate(words):
+        if not _DISEASE_HEAD_RE.fullmatch(word.group()):
+            continue
+        first = index
+        while first > 0 and index - first < 3:
+            candidate = words[first - 1].group()
+            between = sentence[words[first - 1].end():words[first].start()]
+            if between.strip() or candidate.lower() in _NON_MODIFIERS:
+                break
+            if candidate.lower().endswith(("ed", "ing", "ly")) and "-" not in candidate:
+                break
+            first -= 1
+        if first == index:
+            continue  # a bare "disease" is not a named disease
+        tokens = [w.group() for w in words[first:index + 1]]
+        if words[first].start() == 0 or first == 0:
+            tokens[0] = _lower_initial(tokens[0])
+        tokens[-1] = tokens[-1].lower()
+        yield words[first].start(), word.end(), " ".join(tokens)
+
+
+def _candidates(sentence: str) -> list[tuple[int, int, int, str, str]]:
+    """(priority, start, end, name, type) for every pattern match in ``sentence``."""
+    found: list[tuple[int, int, int, str, str]] = []
+    for m in _LEXICON_RE.finditer(sentence):
+        canonical, entity_type = _LEXICON[m.group().lower()]
+        found.append((0, m.start(), m.end(), canonical, entity_type))
+    for start, end, name in _disease_phrases(sentence):
+        found.append((1, start, end, name, DISEASE))
+    for m in _ACID_RE.finditer(sentence):
+        words = m.group().split()
+        while len(words) > 1 and words[0].lower() in _NON_MODIFIERS:
+            words = words[1:]
+        if len(words) > 1:
+            name = " ".join(_lower_initial(w) for w in words).lower()
+            found.append((2, m.end() - len(" ".join(words)), m.end(), name, METABOLITE))
+    for m in _CAPITAL_RUN_RE.finditer(sentence):
+        words = m.group().split()
+        while words and words[0].lower() in _STOPWORDS:
+            words = words[1:]
+        if len(words) >= 2 and words[-1].lower() not in _STOPWORDS:
+            name = " ".join(words)
+            kind = (ORGANIZATION if _ORG_WORDS.intersection(words) else
+                    STUDY if words[-1] in _STUDY_WORDS else NAMED_ENTITY)
+            found.append((3, m.end() - len(name), m.end(), name, kind))
+    for m in _DISEASE_SUFFIX_RE.finditer(sentence):
+        if m.group().lower() not in _DISEASE_SUFFIX_STOP:
+            found.append((4, m.start(), m.end(), _lower_initial(m.group()), DISEASE))
+    for m in _ENZYME_RE.finditer(sentence):
+        found.append((4, m.start(), m.end(), _lower_initial(m.group()), ENZYME))
+    for m in _ACRONYM_RE.finditer(sentence):
+        if _is_acronym(m.group()):
+            found.append((5, m.start(), m.end(), m.group(), ACRONYM))
+    return found
+
+
+def find_entities(sentence: str) -> list[tuple[str, str]]:
+    """(name, type) of the entities in one sentence, in reading order, without repeats.
+
+    Overlapping matches are resolved by pattern priority (lexicon first, then disease
+    phrases, ``... acid``, capitalised names, suffix words, acronyms), then length.
+    """
+    chosen: list[tuple[int, int, str, str]] = []
+    for _prio, start, end, name, entity_type in sorted(
+        _candidates(sentence), key=lambda c: (c[0], c[1] - c[2], c[1])
+    ):
+        if all(end <= s or start >= e for s, e, _n, _t in chosen):
+            chosen.append((start, end, name, entity_type))
+    result: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for _s, _e, name, entity_type in sorted(chosen):
+        if name not in seen:
+            seen.add(name)
+            result.append((name, entity_type))
+    return result
+
+
+def relation_keywords(sentence: str) -> tuple[str, ...]:
+    """``co-occurrence`` plus the relation cues (association, increase, ...) in ``sentence``."""
+    return ("co-occurrence", *(cue for pattern, cue in _CUES if pattern.search(sentence)))
+
+
+def extract_graph(text: str, *,
+                  max_entities_per_sentence: int = MAX_ENTITIES_PER_SENTENCE) -> ChunkGraph:
+    """Entities and co-occurrence relations of one chunk of text.
+
+    An entity's description is the first sentence it occurs in and ``mentions`` counts
+    its sentences; a relation links two entities of one sentence (first sentence as
+    description, weight = number of sentences they share).
+    """
+    entities: dict[str, Entity] = {}
+    relations: dict[tuple[str, str], Relation] = {}
+    for sentence in split_sentences(text):
+        found = find_entities(sentence)
+        for name, entity_type in found:
+            known = entities.get(name)
+            entities[name] = (Entity(name, entity_type, sentence) if known is None else
+                              Entity(name, known.entity_type, known.description,
+                                     known.mentions + 1))
+        names = [name for name, _type in found[:max_entities_per_sentence]]
+        for i, first in enumerate(names):
+            for second in names[i + 1:]:
+                key = (first, second) if first < second else (second, first)
+                rel = relations.get(key)
+                relations[key] = (
+                    Relation(key[0], key[1], sentence, relation_keywords(sentence), 1.0)
+                    if rel is None else
+                    Relation(rel.source, rel.target, rel.description, rel.keywords,
+                             rel.weight + 1.0)
+                )
+    return ChunkGraph(tuple(entities.values()), tuple(relations.values()))
+
+
+def build_custom_kg(chunks: Iterable[tuple[str, str]], file_path: str = "custom_kg"
+                    ) -> dict[str, Any]:
+    """A whole LightRAG custom-KG payload from ``(source_id, text)`` pairs.
+
+    Entities are reported once per chunk they occur in, each with that chunk's
+    ``source_id``; LightRAG's insert keeps only one record per entity name, so callers
+    that need every source (e.g. for deletion) must merge them themselves.
+    """
+    payload: dict[str, Any] = {"chunks": [], "entities": [], "relationships": []}
+    for source_id, text in chunks:
+        payload["chunks"].append({"content": text, "source_id": source_id,
+                                  "file_path": file_path})
+        part = extract_graph(text).to_custom_kg(source_id, file_path)
+        payload["entities"].extend(part["entities"])
+        payload["relationships"].extend(part["relationships"])
+    return payload
+
+
+def query_keywords(question: str, *, max_low_level: int = 10) -> QueryKeywords:
+    """Offline stand-in for LightRAG's LLM keyword extraction.
+
+    Low level: the entities of the question, then its content words. High level: the
+    question's content words as one phrase, plus its relation cues. Never empty for a
+    question with at least one word.
+    """
+    entity_names = [name for name, _type in find_entities(question.strip())]
+    content = [w.group() for w in _WORD_RE.finditer(question)
+               if w.group().lower() not in _STOPWORDS
+               and w.group().lower() not in _QUESTION_WORDS and len(w.group()) > 2]
+    low: list[str] = []
+    for term in [*entity_names, *(_lower_initial(w) for w in content)]:
+        if term.lower() not in {t.lower() for t in low}:
+            low.append(term)
+    phrase = " ".join(content) or question.strip()
+    cues = [cue for cue in relation_keywords(question)[1:] if cue not in phrase]
+    high = tuple(dict.fromkeys([phrase, *cues]))
+    return QueryKeywords(high_level=high if phrase else (), low_level=tuple(low[:max_low_level]))
