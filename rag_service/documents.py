@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import logging
 import math
 import os
@@ -40,9 +41,7 @@ class DocumentError(CMOError):
     """A file that cannot be turned into text; ``reason`` is a stable code, ``detail`` prose."""
 
     def __init__(self, path: Path, reason: Reason, detail: str) -> None:
-        self.path = path
-        self.reason: Reason = reason
-        self.detail = detail
+        self.path, self.reason, self.detail = path, reason, detail
         super().__init__(f"{path}: {detail}")
 
 
@@ -72,10 +71,8 @@ class ParsedDocument:
 
 
 def iter_documents(root: Path) -> list[Path]:
-    """``root`` itself if a file, else every non-hidden file below it (sorted, recursive).
-
-    Unsupported files are included so the caller can report them as failed.
-    """
+    """``root`` if a file, else every non-hidden file below it, sorted; unsupported files are
+    included so the caller can report them as failed."""
     if root.is_file():
         return [root]
     if not root.is_dir():
@@ -91,8 +88,7 @@ def read_document(path: Path) -> ParsedDocument:
     """Parse ``path`` (.pdf, .txt, .md, .markdown); raise :class:`DocumentError` if impossible."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        shown = suffix or "(none)"
-        raise DocumentError(path, "unsupported_type", f"unsupported file type '{shown}'; "
+        raise DocumentError(path, "unsupported_type", f"unsupported file type '{suffix}'; "
                             f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
     try:
         data = path.read_bytes()
@@ -159,17 +155,16 @@ def clean_text(text: str, unwrap: bool = True) -> str:
 
 # --- titles and DOIs ------------------------------------------------------------------------
 
-_JUNK_TITLE = re.compile(r"^(untitled.*|title|\(?(anonymous|unspecified|unknown)\)?|no title|document\d*|microsoft (word|powerpoint).*"
-                         r"|.*\.(pdf|docx?|tex|dvi|ps|rtf|indd))$", re.IGNORECASE)
+_JUNK_TITLE = re.compile(r"^(untitled.*|title|no title|\(?(anonymous|unspecified|unknown)\)?"
+                         r"|document\d*|microsoft (word|powerpoint).*"
+                         r"|.*\.(pdf|docx?|tex|dvi|ps|rtf|indd)|\S*[\d_]\S*)$", re.IGNORECASE)
 
 
 def _meaningful_title(raw: str | None) -> str | None:
+    """Metadata title unless empty, a placeholder, or one word with digits (a file name)."""
     title = " ".join(str(raw or "").split())
-    if len(title) < 4 or not re.search(r"[^\W\d_]{3}", title) or _JUNK_TITLE.match(title):
-        return None
-    if " " not in title and re.search(r"[\d_]", title):  # a file name or an identifier
-        return None
-    return title
+    ok = len(title) >= 4 and re.search(r"[^\W\d_]{3}", title) and not _JUNK_TITLE.match(title)
+    return title if ok else None
 
 
 def _title_from_text(first_page: str, plain: bool) -> str | None:
@@ -273,7 +268,7 @@ def _page_text(page: Any) -> str:
         last = frags[-1] if frags else None
         # pypdf reports a run after a font change (same line, no move) at the line's start
         if last and abs(last.y - y) <= 0.4 * last.size and (
-                abs(x - last.x0) < 0.5 or abs(x - last.x1) < last.size):
+                abs(x - last.x0) < 0.5 or abs(x - last.x1) < 0.3 * last.size):
             new = _Frag(last.text + text, last.x0, max(last.x1, x) + width, last.y, last.size)
             frags.pop()
         frags.append(new)
@@ -334,6 +329,8 @@ def _column_order(frags: list[_Frag], left: float, right: float) -> list[list[_F
         return None  # the sides never sit side by side, or one side is not a text column
     if sum(bottom < f.y < top for f in spans) > 0.2 * (len(lefts) + len(rights)):
         return None  # lines keep crossing the gap: a table, not columns
+    if max(_beside(lefts, rights, bottom, top), _beside(rights, lefts, bottom, top)) < 0.5:
+        return None  # the sides take turns rather than run beside each other
     # a lone line in the right half of the left column above or below all the rest is page
     # furniture (centred page number, running head): it separates bands like a heading
     start = min(f.x0 for f in lefts)
@@ -344,21 +341,15 @@ def _column_order(frags: list[_Frag], left: float, right: float) -> list[list[_F
     lefts = [f for f in lefts if all(f is not g for g in furniture)]
     spans = sorted(spans + furniture, key=lambda f: -f.y)
     blocks: list[list[_Frag]] = []
-    after_span = False
-    for i in range(len(spans) + 1):
-        upper = spans[i - 1].y if i else math.inf
-        lower = spans[i].y if i < len(spans) else -math.inf
-        for side in (lefts, rights):
-            band = [f for f in side if lower < f.y <= upper]
-            if band:
-                blocks.append(sorted(band, key=lambda f: (-f.y, f.x0)))
-                after_span = False
+    bounds = [math.inf, *(f.y for f in spans), -math.inf]
+    for i, (upper, lower) in enumerate(itertools.pairwise(bounds)):
+        bands = [[f for f in side if lower < f.y <= upper] for side in (lefts, rights)]
+        blocks.extend(sorted(band, key=lambda f: (-f.y, f.x0)) for band in bands if band)
         if i < len(spans):
-            if after_span:  # consecutive full-width lines read as one block
+            if i and not any(bands):  # consecutive full-width lines read as one block
                 blocks[-1].append(spans[i])
             else:
                 blocks.append([spans[i]])
-            after_span = True
     logger.debug("two-column page: gutter at x=%.0f, %d full-width lines", gutter, len(spans))
     return blocks
 
@@ -373,6 +364,14 @@ def _filled(side: list[_Frag]) -> bool:
     return statistics.median(widths) >= 0.6 * widths[int(0.9 * (len(widths) - 1))]
 
 
+def _beside(side: list[_Frag], other: list[_Frag], low: float, high: float) -> float:
+    """Share of the lines of ``side`` between ``low`` and ``high`` with a line of ``other``
+    at about the same height."""
+    ys = [f.y for f in side if low <= f.y <= high]
+    near = sum(any(abs(y - g.y) <= 0.7 * g.size for g in other) for y in ys)
+    return near / max(len(ys), 1)
+
+
 def _render(frags: list[_Frag]) -> str:
     """Fragments in reading order as lines; a blank line where a wide gap or a change of
     font size suggests a new paragraph."""
@@ -382,14 +381,14 @@ def _render(frags: list[_Frag]) -> str:
             lines[-1].append(f)
         else:
             lines.append([f])
-    gaps = [a[0].y - b[0].y for a, b in zip(lines, lines[1:], strict=False) if a[0].y > b[0].y]
-    leading = statistics.median(gaps) if gaps else 0.0
+    gaps = [a[0].y - b[0].y for a, b in itertools.pairwise(lines) if a[0].y > b[0].y]
+    leading = statistics.median(gaps) if gaps else math.inf
     out: list[str] = []
     for i, line in enumerate(lines):
         if i:
-            prev = lines[i - 1][0]
-            gap, ratio = prev.y - line[0].y, line[0].size / max(prev.size, 0.1)
-            out.append("\n\n" if gap <= 0 or gap > 1.5 * leading or not 0.85 <= ratio <= 1.18
+            prev, size = lines[i - 1][0], line[0].size
+            gap, wide = prev.y - line[0].y, 1.5 * min(leading, 1.3 * size)
+            out.append("\n\n" if gap <= 0 or gap > wide or not 0.85 <= size / prev.size <= 1.18
                        else "\n")
         parts = [f.text for f in sorted(line, key=lambda f: f.x0)]
         out.append(" ".join(p.strip() for p in parts))

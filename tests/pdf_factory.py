@@ -21,7 +21,7 @@ LEADING = 13.0
 
 
 def _canvas(path: Path, title: str | None, **kwargs: object) -> Canvas:
-    c = Canvas(str(path), pagesize=letter, **kwargs)  # type: ignore[arg-type]
+    c = Canvas(str(path), pagesize=letter, **kwargs)
     if title is not None:
         c.setTitle(title)
     return c
@@ -55,11 +55,13 @@ def make_pdf(path: Path, pages: list[str], title: str | None = None,
 
 
 def make_two_column_pdf(path: Path, left: str, right: str, heading: str,
-                        gutter: float = 18.0, footer: str | None = None) -> Path:
+                        gutter: float = 18.0, footer: str | None = None,
+                        right_first: bool = False) -> Path:
     """A page with a full-width bold ``heading`` and two text columns below it.
 
     The columns are drawn row by row (left line 1, right line 1, left line 2, ...), as
-    some generators do, so a reader that follows the content stream interleaves them.
+    some generators do, so a reader that follows the content stream interleaves them;
+    with ``right_first`` the whole right column is drawn before the left one.
     """
     c = _canvas(path, None)
     col_w = (PAGE_W - 2 * MARGIN - gutter) / 2
@@ -68,13 +70,15 @@ def make_two_column_pdf(path: Path, left: str, right: str, heading: str,
     left_lines = simpleSplit(" ".join(left.split()), FONT, SIZE, col_w)
     right_lines = simpleSplit(" ".join(right.split()), FONT, SIZE, col_w)
     y0 = PAGE_H - MARGIN - 30
-    for i in range(max(len(left_lines), len(right_lines))):
-        c.setFont(FONT, SIZE)
-        y = y0 - i * LEADING
-        if i < len(left_lines):
-            c.drawString(MARGIN, y, left_lines[i])
-        if i < len(right_lines):
-            c.drawString(MARGIN + col_w + gutter, y, right_lines[i])
+    c.setFont(FONT, SIZE)
+    rows = range(max(len(left_lines), len(right_lines)))
+    cells = [(i, col) for i in rows for col in (0, 1)]
+    if right_first:
+        cells = [(i, 1) for i in rows] + [(i, 0) for i in rows]
+    for i, col in cells:
+        lines = right_lines if col else left_lines
+        if i < len(lines):
+            c.drawString(MARGIN + col * (col_w + gutter), y0 - i * LEADING, lines[i])
     if footer is not None:
         c.setFont(FONT, 8)
         c.drawCentredString(PAGE_W / 2, MARGIN / 2, footer)
@@ -92,6 +96,17 @@ def make_hyphenated_pdf(path: Path, lines: list[str], title: str | None = None) 
         if line:
             c.drawString(MARGIN, y, line)
         y -= LEADING
+    c.showPage()
+    c.save()
+    return path
+
+
+def make_positioned_pdf(path: Path, items: list[tuple[float, float, str]]) -> Path:
+    """Draw each ``(x, y, text)`` at exactly that place on one page, in the order given."""
+    c = _canvas(path, None)
+    c.setFont(FONT, SIZE)
+    for x, y, text in items:
+        c.drawString(x, y, text)
     c.showPage()
     c.save()
     return path

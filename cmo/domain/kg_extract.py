@@ -109,75 +109,60 @@ _LEXICON_RE = re.compile(
     re.IGNORECASE,
 )
 
-_STOPWORDS = frozenset("""
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_STOPWORDS = _words("""
 a about above after again against all also am among an and any are as at be been before
 being below between both but by can could did do does doing during each either few for
 from further had has have having he her here hers him his how i if in into is it its
 itself may might more most must no nor not now of off on once only or other our ours out
 over own per same she should since so some such than that the their them then there these
 they this those through to too under until up upon us very via was we were what when where
-whether which while who whom whose why will with within without would yet you your
-""".split())
-
-_QUESTION_WORDS = frozenset("""
-does do did is are was were can could should would will how what which who whom whose why
-when where whether there any
-""".split())
-
+whether which while who whom whose why will with within without would yet you your""")
+_QUESTION_WORDS = _words("does do did is are was were can could should would will how what "
+                         "which who whom whose why when where whether there any")
 # Words that end a disease-name modifier run (walking left from the head noun).
-_NON_MODIFIERS = _STOPWORDS | frozenset("""
+_NON_MODIFIERS = _STOPWORDS | _words("""
 patients patient women men children adults subjects participants cases controls people
 risk incidence prevalence mortality history diagnosis diagnosed stage onset severity
 without among increased decreased higher lower high low significant significantly new
-early late other various several many most more less non type types form forms
-""".split())
-
-_DISEASE_HEADS = ("disease", "diseases", "syndrome", "syndromes", "cancer", "cancers",
-                  "disorder", "disorders", "failure", "deficiency", "infection", "injury",
-                  "carcinoma", "tumor", "tumour", "tumors", "tumours")
-_DISEASE_HEAD_RE = re.compile(r"\b(?:" + "|".join(_DISEASE_HEADS) + r")\b", re.IGNORECASE)
+early late other various several many most more less non type types form forms""")
+_DISEASE_HEAD_RE = re.compile(
+    r"\b(?:diseases?|syndromes?|cancers?|disorders?|failure|deficiency|infection|injury|"
+    r"carcinoma|tumou?rs?)\b", re.IGNORECASE)
 _DISEASE_SUFFIX_RE = re.compile(
-    r"\b[A-Za-z]{3,}(?:aemia|emia|uria|osis|itis|pathy|penia|plasia|trophy|algia|oma)s?\b"
-)
-_DISEASE_SUFFIX_STOP = frozenset("""
-diagnosis diagnoses prognosis prognoses hypnosis osmosis kinesis coma diploma aroma stoma
-""".split())
+    r"\b[A-Za-z]{3,}(?:aemia|emia|uria|osis|itis|pathy|penia|plasia|trophy|algia|oma)s?\b")
+_DISEASE_SUFFIX_STOP = _words("diagnosis diagnoses prognosis prognoses hypnosis osmosis "
+                              "kinesis coma diploma aroma stoma")
 _ACID_RE = re.compile(
-    r"\b(?:(?:[A-Za-z0-9]+-)?[A-Za-z0-9]+(?:-[a-z]+)?\s+){1,2}acids?\b", re.IGNORECASE
-)
+    r"\b(?:(?:[A-Za-z0-9]+-)?[A-Za-z0-9]+(?:-[a-z]+)?\s+){1,2}acids?\b", re.IGNORECASE)
 _ENZYME_RE = re.compile(r"\b[a-z]{3,}(?:kinase|genase|ferase|synthase|lipase|amylase|"
                         r"phosphatase|transaminase|oxidase|reductase|esterase|peptidase)s?\b",
                         re.IGNORECASE)
 _ACRONYM_RE = re.compile(r"(?<![\w-])[A-Za-z0-9]*[A-Z][A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*(?![\w-])")
-_ACRONYM_STOP = frozenset("""
+_ACRONYM_STOP = _words("""
 CI OR HR RR SD SE SEM IQR NS VS II III IV VI VII VIII IX XI XII USA US UK EU BACKGROUND
-METHODS RESULTS CONCLUSION CONCLUSIONS OBJECTIVE OBJECTIVES DESIGN SETTING PURPOSE AIM AIMS
-""".split())
+METHODS RESULTS CONCLUSION CONCLUSIONS OBJECTIVE OBJECTIVES DESIGN SETTING PURPOSE AIM AIMS""")
 _ROMAN_RE = re.compile(r"^[IVXLC]+$")
 _CAPITAL_RUN_RE = re.compile(
-    r"\b[A-Z][a-z]+(?:['’]s)?(?:\s+(?:(?:of|for|and|the|de)\s+)?[A-Z][a-z]+(?:['’]s)?)+\b"
-)
-_ORG_WORDS = frozenset("""
-University Hospital Institute Center Centre College Department Clinic Foundation
-Association Society Agency Organization Organisation Ministry Service Services
-""".split())
-_STUDY_WORDS = frozenset("Study Trial Survey Cohort Registry Project Program Programme".split())
+    r"\b[A-Z][a-z]+(?:['’]s)?(?:\s+(?:(?:of|for|and|the|de)\s+)?[A-Z][a-z]+(?:['’]s)?)+\b")
+_ORG_WORDS = _words("University Hospital Institute Center Centre College Department Clinic "
+                    "Foundation Association Society Agency Organization Organisation Ministry")
+_STUDY_WORDS = _words("Study Trial Survey Cohort Registry Project Program Programme")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])|\s*\n\s*")
-_ABBREVIATIONS = frozenset("e.g i.e et al vs fig figs dr mr mrs ms no approx ca resp ref".split())
+_ABBREVIATIONS = _words("e.g i.e et al vs fig figs dr mr mrs ms no approx ca resp ref")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]|[A-Za-z]")
-_CUES = (
-    (re.compile(r"\bassociat", re.I), "association"),
-    (re.compile(r"\bcorrelat", re.I), "correlation"),
-    (re.compile(r"\b(?:increas|elevat|higher|raised|upregulat)", re.I), "increase"),
-    (re.compile(r"\b(?:decreas|reduc|lower|depleted|downregulat)", re.I), "decrease"),
-    (re.compile(r"\bpredict", re.I), "prediction"),
-    (re.compile(r"\bdiagnos", re.I), "diagnosis"),
-    (re.compile(r"\b(?:bio)?markers?\b", re.I), "biomarker"),
-    (re.compile(r"\b(?:measur|quantif|detect|analy[sz])", re.I), "measurement"),
-    (re.compile(r"\brisk\b", re.I), "risk"),
-    (re.compile(r"\b(?:treat|therap)", re.I), "treatment"),
-    (re.compile(r"\bcompar", re.I), "comparison"),
-)
+_CUES = tuple((re.compile(pattern, re.IGNORECASE), cue) for pattern, cue in (
+    (r"\bassociat", "association"), (r"\bcorrelat", "correlation"),
+    (r"\b(?:increas|elevat|higher|raised|upregulat)", "increase"),
+    (r"\b(?:decreas|reduc|lower|depleted|downregulat)", "decrease"),
+    (r"\bpredict", "prediction"), (r"\bdiagnos", "diagnosis"),
+    (r"\b(?:bio)?markers?\b", "biomarker"),
+    (r"\b(?:measur|quantif|detect|analy[sz])", "measurement"), (r"\brisk\b", "risk"),
+    (r"\b(?:treat|therap)", "treatment"), (r"\bcompar", "comparison")))
 
 
 @dataclass(frozen=True, slots=True)
