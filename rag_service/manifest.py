@@ -44,7 +44,21 @@ class Manifest:
             "CREATE TABLE IF NOT EXISTS documents (path TEXT PRIMARY KEY, doc_id TEXT NOT NULL, "
             "content_hash TEXT NOT NULL, status TEXT NOT NULL, title TEXT, doi TEXT, "
             "pages INTEGER, chunks INTEGER, reason TEXT, updated_ms INTEGER, chunk_ids TEXT)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self._lock = threading.Lock()
+
+    @property
+    def index_version(self) -> str:
+        """Changes whenever a document is indexed or removed (answer-cache key)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'index_version'").fetchone()
+        return f"idx-{row[0] if row else 0}"
+
+    def bump_version(self) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('index_version', '1') ON CONFLICT(key) "
+                "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     def put(self, record: DocumentRecord) -> None:
         row = asdict(record)

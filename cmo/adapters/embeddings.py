@@ -101,6 +101,8 @@ class LocalEmbedder:
         self._model: Any = None
         self._lock = threading.Lock()
 
+    name = "all-MiniLM-L6-v2"
+
     def __deepcopy__(self, memo: dict[int, Any]) -> LocalEmbedder:
         """Share, never copy: LightRAG deep-copies its config (``dataclasses.asdict``),
         which would otherwise try to pickle the native model and the lock."""
@@ -175,3 +177,33 @@ class LocalEmbedder:
     async def embed(self, texts: list[str]) -> FloatMatrix:
         """Embed ``texts`` off the event loop (LightRAG ``EmbeddingFunc`` compatible)."""
         return await asyncio.to_thread(self.embed_sync, list(texts))
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI-compatible ``/embeddings`` endpoint, normalised like the local ones."""
+
+    def __init__(self, models: Any, dim: int) -> None:
+        self.models = models
+        self.name = f"openai:{models.config.embedding_model}"
+        self._dim = dim
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> OpenAIEmbedder:
+        return self
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def load(self) -> None:
+        """Nothing to load: the model runs on the server."""
+
+    async def embed(self, texts: list[str]) -> FloatMatrix:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        vectors = np.asarray(await self.models.embed(texts), dtype=np.float32)
+        if vectors.shape[1] != self._dim:
+            raise EmbedderUnavailableError(
+                f"embedding model {self.models.config.embedding_model} returned dimension "
+                f"{vectors.shape[1]}, configured OPENAI_EMBEDDING_DIM is {self._dim}")
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)

@@ -162,6 +162,11 @@ class OpenAIModels:
 
         return await self._call(f"embeddings ({self.config.embedding_model})", call)
 
+    async def ping(self) -> None:
+        """Cheap reachability check (GET /models; no tokens spent)."""
+        with mapped_openai_errors("model server"):
+            await self._client.models.list()
+
     async def close(self) -> None:
         await self._client.close()
 

@@ -9,6 +9,7 @@ import typer
 from cmo.cli import broker_cmd, config_cmd, schemas_cmd, topics_cmd
 from cmo.cli.common import err_console, setup_logging
 from cmo.cli.demo_cmd import demo
+from cmo.cli.kb_cmd import ask, documents_app, ingest, serve
 from cmo.exceptions import CMOError
 
 app = typer.Typer(help="Clinical Metabolomics Oracle: cited answers, event-sourced on Kafka.",
@@ -18,6 +19,10 @@ app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(config_cmd.app, name="config")
 app.command()(demo)
+app.command()(ingest)
+app.command()(ask)
+app.command()(serve)
+app.add_typer(documents_app, name="documents")
 
 
 @app.callback()

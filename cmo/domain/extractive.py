@@ -18,6 +18,8 @@ STOPWORDS = frozenset(
     "that the their there these this to was were what when where which who why with "
     "than into about between over under not no".split())
 
+_ENDS_SENTENCE = re.compile(r"[.!?][\"')\]]*$")
+
 EXTRACTIVE_LABEL = ("Extracted from sources: every sentence below is quoted verbatim from the "
                     "cited papers; no text was generated.")
 
@@ -71,6 +73,8 @@ def select(question: str, candidates: Sequence[Candidate], max_sentences: int = 
             break
         if len(cand.sentence.split()) < min_words or per.get(cand.passage, 0) >= per_passage:
             continue
+        if not _ENDS_SENTENCE.search(cand.sentence):
+            continue  # headings, captions and title lines are not statements
         if any(_near_duplicate(cand.sentence, c.sentence) for c in chosen):
             continue
         chosen.append(cand)
@@ -89,4 +93,4 @@ def compose(chosen: Sequence[Candidate]) -> Extract:
         parts.append(f"{cand.sentence} [{n}]")
     order = sorted(numbers, key=numbers.__getitem__)
     return Extract(text=" ".join(parts), sentences=tuple(c.sentence for c in chosen),
-                   cited_passages=tuple(order), quotes=tuple(" ".join(quotes[p]) for p in order))
+                   cited_passages=tuple(order), quotes=tuple(" … ".join(quotes[p]) for p in order))

@@ -1,10 +1,9 @@
 """Deterministic, offline entity and relation extraction for clinical metabolomics text.
 
-No language model: entities come from a small built-in lexicon (analytical techniques,
-metabolites, clinical biomarkers, specimens, diseases) and from surface patterns —
-disease names (``-emia``, ``-uria``, ``-osis``, ``-itis``, ``... cancer``,
-``... syndrome``, ``... disease``), ``... acid`` metabolites, ``-ase`` enzymes,
-acronyms such as ``LC-MS`` or ``HbA1c`` and capitalised multiword names. Each entity is
+No language model: entities come from a small built-in lexicon (techniques, metabolites,
+biomarkers, specimens, diseases) and from surface patterns — disease names (``-emia``,
+``-uria``, ``-osis``, ``-itis``, ``... cancer/syndrome/disease``), ``... acid``
+metabolites, ``-ase`` enzymes, acronyms (``LC-MS``) and capitalised names. Each entity is
 described by a verbatim sentence it occurs in; two entities in the same sentence are
 related, weighted by the number of sentences they share. The output is shaped for
 LightRAG's custom-KG insert (``entities`` / ``relationships`` records).
@@ -22,18 +21,10 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-TECHNIQUE = "technique"
-METABOLITE = "metabolite"
-BIOMARKER = "biomarker"
-SPECIMEN = "specimen"
-DISEASE = "disease"
-ENZYME = "enzyme"
-ACRONYM = "acronym"
-ORGANIZATION = "organization"
-STUDY = "study"
-NAMED_ENTITY = "named_entity"
 ENTITY_TYPES = (TECHNIQUE, METABOLITE, BIOMARKER, SPECIMEN, DISEASE, ENZYME, ACRONYM,
-                ORGANIZATION, STUDY, NAMED_ENTITY)
+                ORGANIZATION, STUDY, NAMED_ENTITY) = (
+    "technique", "metabolite", "biomarker", "specimen", "disease", "enzyme", "acronym",
+    "organization", "study", "named_entity")
 
 MAX_ENTITIES_PER_SENTENCE = 8
 """Only the first entities of a sentence are paired, bounding relations to 28 a sentence."""
@@ -139,9 +130,10 @@ _DISEASE_SUFFIX_STOP = _words("diagnosis diagnoses prognosis prognoses hypnosis 
                               "kinesis coma diploma aroma stoma")
 _ACID_RE = re.compile(
     r"\b(?:(?:[A-Za-z0-9]+-)?[A-Za-z0-9]+(?:-[a-z]+)?\s+){1,2}acids?\b", re.IGNORECASE)
-_ENZYME_RE = re.compile(r"\b[a-z]{3,}(?:kinase|genase|ferase|synthase|lipase|amylase|"
-                        r"phosphatase|transaminase|oxidase|reductase|esterase|peptidase)s?\b",
-                        re.IGNORECASE)
+_ENZYME_RE = re.compile(  # "lactate dehydrogenase", "creatine kinase", "lipase"
+    r"\b(?:([A-Za-z][\w-]*(?:ate|ine|ose|ol|yl))\s+)?([a-z]*(?:kinase|genase|ferase|synthase|"
+    r"lipase|amylase|phosphatase|transaminase|oxidase|reductase|esterase|peptidase)s?)\b",
+    re.IGNORECASE)
 _ACRONYM_RE = re.compile(r"(?<![\w-])[A-Za-z0-9]*[A-Z][A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*(?![\w-])")
 _ACRONYM_STOP = _words("""
 CI OR HR RR SD SE SEM IQR NS VS II III IV VI VII VIII IX XI XII USA US UK EU BACKGROUND
@@ -224,10 +216,9 @@ def split_sentences(text: str) -> list[str]:
     start = 0
     for match in _SENTENCE_END_RE.finditer(text):
         piece = text[start:match.start()].rstrip()
-        last_word = piece.rsplit(None, 1)[-1].rstrip(".").lower() if piece.strip() else ""
-        if match.group().strip() == "" and "\n" not in match.group() and (
-            last_word in _ABBREVIATIONS or len(last_word) == 1
-        ):
+        last_word = piece.rsplit(None, 1)[-1].rstrip(".") if piece.strip() else ""
+        if "\n" not in match.group() and (last_word.lower() in _ABBREVIATIONS or (
+                len(last_word) == 1 and last_word.isupper())):
             continue  # "e.g. X", "et al. X", "J. Smith": not a sentence end
         if piece.strip():
             sentences.append(piece.strip())
@@ -249,10 +240,8 @@ def _is_acronym(token: str) -> bool:
 
 def _lower_initial(word: str) -> str:
     """``Breast`` -> ``breast``; keeps acronyms, mixed case and eponyms (``Crohn's``)."""
-    if len(word) > 1 and word[0].isupper() and word[1:].islower() and "'" not in word \
-            and "’" not in word:
-        return word.lower()
-    return word
+    plain = len(word) > 1 and word[0].isupper() and word[1:].islower()
+    return word.lower() if plain and "'" not in word and "’" not in word else word
 
 
 def _disease_phrases(sentence: str) -> Iterable[tuple[int, int, str]]:
@@ -272,7 +261,7 @@ def _disease_phrases(sentence: str) -> Iterable[tuple[int, int, str]]:
         if first == index:
             continue  # a bare "disease" is not a named disease
         tokens = [w.group() for w in words[first:index + 1]]
-        if words[first].start() == 0 or first == 0:
+        if first == 0:  # sentence-initial capital
             tokens[0] = _lower_initial(tokens[0])
         tokens[-1] = tokens[-1].lower()
         yield words[first].start(), word.end(), " ".join(tokens)
@@ -290,9 +279,9 @@ def _candidates(sentence: str) -> list[tuple[int, int, int, str, str]]:
         words = m.group().split()
         while len(words) > 1 and words[0].lower() in _NON_MODIFIERS:
             words = words[1:]
-        if len(words) > 1:
-            name = " ".join(_lower_initial(w) for w in words).lower()
-            found.append((2, m.end() - len(" ".join(words)), m.end(), name, METABOLITE))
+        for size in range(2, len(words) + 1):  # "uric acid" survives a claimed "serum"
+            name = " ".join(words[-size:])
+            found.append((2, m.end() - len(name), m.end(), name.lower(), METABOLITE))
     for m in _CAPITAL_RUN_RE.finditer(sentence):
         words = m.group().split()
         while words and words[0].lower() in _STOPWORDS:
@@ -306,10 +295,13 @@ def _candidates(sentence: str) -> list[tuple[int, int, int, str, str]]:
         if m.group().lower() not in _DISEASE_SUFFIX_STOP:
             found.append((4, m.start(), m.end(), _lower_initial(m.group()), DISEASE))
     for m in _ENZYME_RE.finditer(sentence):
-        found.append((4, m.start(), m.end(), _lower_initial(m.group()), ENZYME))
+        if m.group(1):
+            found.append((0, m.start(), m.end(), m.group().lower(), ENZYME))
+        found.append((4, m.start(2), m.end(), m.group(2).lower(), ENZYME))
     for m in _ACRONYM_RE.finditer(sentence):
         if _is_acronym(m.group()):
-            found.append((5, m.start(), m.end(), m.group(), ACRONYM))
+            name = m.group()[:-1] if re.fullmatch(r"[A-Z]{2,}s", m.group()) else m.group()
+            found.append((5, m.start(), m.end(), name, ACRONYM))  # "DBEs" -> "DBE"
     return found
 
 
@@ -363,10 +355,8 @@ def extract_graph(text: str, *,
                 rel = relations.get(key)
                 relations[key] = (
                     Relation(key[0], key[1], sentence, relation_keywords(sentence), 1.0)
-                    if rel is None else
-                    Relation(rel.source, rel.target, rel.description, rel.keywords,
-                             rel.weight + 1.0)
-                )
+                    if rel is None else Relation(rel.source, rel.target, rel.description,
+                                                 rel.keywords, rel.weight + 1.0))
     return ChunkGraph(tuple(entities.values()), tuple(relations.values()))
 
 
@@ -405,5 +395,5 @@ def query_keywords(question: str, *, max_low_level: int = 10) -> QueryKeywords:
             low.append(term)
     phrase = " ".join(content) or question.strip()
     cues = [cue for cue in relation_keywords(question)[1:] if cue not in phrase]
-    high = tuple(dict.fromkeys([phrase, *cues]))
-    return QueryKeywords(high_level=high if phrase else (), low_level=tuple(low[:max_low_level]))
+    return QueryKeywords(high_level=tuple(dict.fromkeys([phrase, *cues])),
+                         low_level=tuple(low[:max_low_level]))

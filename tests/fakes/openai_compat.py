@@ -113,6 +113,12 @@ def serve(fake: FakeOpenAI) -> Iterator[FakeOpenAI]:
         def do_POST(self) -> None:
             fake.handle(self)
 
+        def do_GET(self) -> None:
+            if self.path.endswith("/models"):
+                return _send(self, 200, {"object": "list", "data": [
+                    {"id": "test-model", "object": "model", "created": 0, "owned_by": "test"}]})
+            _send(self, 404, {"error": {"message": "no such route"}})
+
         def log_message(self, *args: object) -> None:
             pass
 

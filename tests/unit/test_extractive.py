@@ -32,6 +32,9 @@ def test_answer_contains_only_source_sentences_and_markers() -> None:
     for piece in filter(None, (p.strip() for p in body.split("\n"))):
         assert piece in all_sentences
     assert "Short one." not in extract.text                      # too short to be an answer
+    headings = compose(select("metabolomics strategies", [
+        Candidate(0, 0, "Targeted and Untargeted Metabolomics: Complementary Strategies", 0.99)]))
+    assert headings.text == ""                                   # a heading is not a statement
     assert extract.text.count("predefined panel") == 1           # near-duplicate dropped
     assert extract.cited_passages[0] == 1                        # best sentence cited first as [1]
     assert extract.text.startswith(SOURCES[1][0] + " [1]")
@@ -42,7 +45,7 @@ def test_citation_numbers_follow_first_use_and_quotes_are_verbatim() -> None:
     numbers = [int(n) for n in re.findall(r"\[(\d+)\]", extract.text)]
     assert numbers[0] == 1 and sorted(set(numbers)) == list(range(1, len(extract.cited_passages) + 1))
     for passage, quote in zip(extract.cited_passages, extract.quotes):
-        for sentence in re.split(r"(?<=\.) ", quote):
+        for sentence in quote.split(" … "):
             assert sentence in SOURCES[passage]
 
 

@@ -1,0 +1,85 @@
+"""Builds the knowledge-base services from settings (the one place that picks them).
+
+Without OPENAI_API_KEY: local embeddings, the LLM-free graph and extractive answers.
+With it: LightRAG's LLM pipeline and generated answers through the OpenAI API shape
+(``OPENAI_BASE_URL`` for Azure OpenAI, vLLM, Ollama, llama.cpp...).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Self
+
+from cmo.adapters.embeddings import LocalEmbedder, OpenAIEmbedder
+from cmo.adapters.factory import make_producer
+from cmo.adapters.openai_models import ModelConfig, OpenAIModels
+from cmo.adapters.publisher import DurableProducer
+from cmo.config import Settings
+from rag_service.answer_cache import AnswerCache
+from rag_service.generation import AnswerGenerator, ExtractiveGenerator, LLMGenerator
+from rag_service.ingest import IngestService
+from rag_service.lightrag_store import KnowledgeStore
+from rag_service.llm_store import LLMKnowledgeStore
+from rag_service.manifest import Manifest
+from rag_service.query import Answer, QueryService
+
+logger = logging.getLogger(__name__)
+
+
+def model_config(settings: Settings) -> ModelConfig | None:
+    if settings.openai_api_key is None:
+        return None
+    return ModelConfig(api_key=settings.openai_api_key.get_secret_value(),
+                       base_url=settings.openai_base_url, chat_model=settings.openai_chat_model,
+                       embedding_model=settings.openai_embedding_model,
+                       embedding_dim=settings.openai_embedding_dim,
+                       concurrency=settings.openai_concurrency, timeout_s=settings.openai_timeout_s,
+                       max_retries=settings.openai_max_retries)
+
+
+@dataclass
+class KnowledgeBase:
+    """Everything the knowledge-base entry points (CLI, HTTP) need, opened and closed together."""
+
+    settings: Settings
+    store: KnowledgeStore
+    manifest: Manifest
+    events: DurableProducer
+    ingest: IngestService
+    query: QueryService
+    models: OpenAIModels | None
+
+    @classmethod
+    async def open(cls, settings: Settings, service: str = "rag_service") -> Self:
+        config = model_config(settings)
+        models = OpenAIModels(config) if config else None
+        local = LocalEmbedder()
+        embedder: LocalEmbedder | OpenAIEmbedder = local
+        if models and settings.lightrag_embedding_backend != "local":
+            embedder = OpenAIEmbedder(models, settings.openai_embedding_dim)
+        workdir = settings.lightrag_working_dir
+        store = (LLMKnowledgeStore(workdir, models, embedder=embedder) if models
+                 else KnowledgeStore(workdir, embedder=embedder))
+        await store.open()
+        manifest = Manifest(workdir / "cmo_manifest.db")
+        events = make_producer(settings, service)
+        generator: AnswerGenerator = LLMGenerator(models) if models else ExtractiveGenerator(local)
+        logger.info("knowledge base at %s (%s)", workdir,
+                    f"model {config.chat_model}" if config else "offline: extractive answers")
+        return cls(settings, store, manifest, events,
+                   IngestService(store, manifest, events, service,
+                                 chunk_tokens=settings.lightrag_chunk_tokens),
+                   QueryService(store, manifest, generator, events, AnswerCache[Answer](), service),
+                   models)
+
+    @property
+    def offline(self) -> bool:
+        return self.models is None
+
+    async def close(self) -> None:
+        await self.store.close()
+        if self.models:
+            await self.models.close()
+        self.manifest.close()
+        self.events.close(timeout=5)
