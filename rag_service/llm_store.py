@@ -26,6 +26,16 @@ from lightrag.utils_pipeline import make_custom_chunk_id
 logger = logging.getLogger(__name__)
 
 
+async def _complete(models: OpenAIModels, prompt: str, system_prompt: str | None,
+                    history: Sequence[dict[str, str]] | None, keyword_extraction: bool) -> str:
+    """LightRAG's llm_model_func: one chat completion through our retrying client."""
+    options: dict[str, Any] = {}
+    if keyword_extraction:
+        options["response_format"] = {"type": "json_object"}
+    return await models.complete(prompt, system_prompt=system_prompt, history=list(history or []),
+                                 **options)
+
+
 class LLMKnowledgeStore(KnowledgeStore):
     """LightRAG with an OpenAI-compatible chat model for extraction and keywords."""
 
@@ -36,19 +46,18 @@ class LLMKnowledgeStore(KnowledgeStore):
 
     def _lightrag_settings(self) -> dict[str, Any]:
         settings = super()._lightrag_settings()
-        settings.update(llm_model_func=self._llm, llm_model_name=self.models.config.chat_model,
+        models = self.models
+
+        async def llm(prompt: str, system_prompt: str | None = None,
+                      history_messages: Sequence[dict[str, str]] | None = None,
+                      keyword_extraction: bool = False, **kwargs: Any) -> str:
+            # A plain function (not a bound method): LightRAG deep-copies its settings.
+            return await _complete(models, prompt, system_prompt, history_messages,
+                                   keyword_extraction)
+
+        settings.update(llm_model_func=llm, llm_model_name=self.models.config.chat_model,
                         llm_model_max_async=self.models.config.concurrency, enable_llm_cache=True)
         return settings
-
-    async def _llm(self, prompt: str, system_prompt: str | None = None,
-                   history_messages: Sequence[dict[str, str]] | None = None,
-                   keyword_extraction: bool = False, **kwargs: Any) -> str:
-        """LightRAG's llm_model_func: one chat completion through our retrying client."""
-        options: dict[str, Any] = {}
-        if keyword_extraction:
-            options["response_format"] = {"type": "json_object"}
-        return await self.models.complete(prompt, system_prompt=system_prompt,
-                                          history=list(history_messages or []), **options)
 
     def _query_param(self, question: str, mode: Mode, top_k: int) -> Any:
         return QueryParam(mode=mode, top_k=max(20, 4 * top_k), chunk_top_k=top_k,

@@ -8,13 +8,16 @@ from rich.table import Table
 from cmo.adapters.kafka_admin import create_topics
 from cmo.cli.broker_cmd import local_broker
 from cmo.cli.common import console, settings
+from cmo.cli.kb_cmd import print_answer
+from cmo.config import Settings
 from cmo.events import to_record
 from cmo.topics import topic_specs
 
 
 def demo(no_broker: bool = typer.Option(False, "--no-broker",
                                         help="Do not start the local broker (use KAFKA_BOOTSTRAP_SERVERS as is).")) -> None:
-    """Start the local broker, create topics, stream one event of every type and print them back."""
+    """Start the local broker, stream one event of every type through Kafka, then ingest the
+    sample papers and answer questions with page citations (offline unless OPENAI_API_KEY)."""
     from producers.demo import stream_samples
 
     s = settings()
@@ -34,3 +37,32 @@ def demo(no_broker: bool = typer.Option(False, "--no-broker",
                       consumed.event.key[:12], summary[:90])
     console.print(table)
     console.print("[green]✓[/green] every event type round-tripped through Kafka as Avro")
+    _knowledge_base_demo(s)
+
+
+DEMO_QUESTIONS = (
+    "What is the difference between targeted and untargeted metabolomics?",
+    "Why do GC-MS analyses need derivatization?",
+    "How is phenylketonuria detected in newborn screening?",
+)
+
+
+def _knowledge_base_demo(s: Settings) -> None:
+    """Ingest the sample papers and answer a few questions with page citations."""
+    import asyncio
+
+    from rag_service.context import KnowledgeBase
+
+    async def run() -> None:
+        kb = await KnowledgeBase.open(s, service="demo")
+        try:
+            report = await kb.ingest.ingest(s.lightrag_papers_dir, progress=True)
+            console.print(f"[green]✓[/green] knowledge base: {len(report.indexed)} papers indexed, "
+                          f"{len(report.unchanged)} unchanged ({s.lightrag_papers_dir})")
+            for question in DEMO_QUESTIONS:
+                console.rule(f"[bold]{question}")
+                print_answer(await kb.query.answer(question))
+        finally:
+            await kb.close()
+
+    asyncio.run(run())

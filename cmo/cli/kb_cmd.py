@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -106,6 +106,11 @@ def ask(question: str = typer.Argument(..., help="The question."),
     if as_json:
         print(json.dumps(asdict(answer), indent=2, default=str))
         return
+    print_answer(answer)
+
+
+def print_answer(answer: Any) -> None:
+    """An answer as a person reads it: text, numbered citations with page and quote."""
     if answer.label:
         console.print(f"[dim]{escape(answer.label)}[/dim]")
     console.print(escape(answer.text) if answer.text else "[yellow]No answer found in the knowledge base.[/yellow]")
