@@ -1,6 +1,7 @@
 """``python -m rag_service``: the knowledge-base HTTP service (same as ``cmo serve``)."""
 
-from cmo.cli.kb_cmd import serve
 import typer
+
+from cmo.cli.kb_cmd import serve
 
 typer.run(serve)

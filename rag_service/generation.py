@@ -88,7 +88,7 @@ SYSTEM_PROMPT = (
 
 def build_prompt(question: str, passages: Sequence[RetrievedChunk], response_type: str) -> str:
     blocks = [f"[{i + 1}] {p.title} (page {p.page}):\n{p.text}" for i, p in enumerate(passages)]
-    return (f"Sources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\n"
+    return ("Sources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\n"
             f"Answer format: {response_type}. Cite sources as [n].")
 
 

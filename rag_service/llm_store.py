@@ -16,12 +16,11 @@ from typing import Any
 
 from lightrag import QueryParam
 from lightrag import utils as lru
+from lightrag.utils_pipeline import make_custom_chunk_id
 
 from cmo.adapters.embeddings import LocalEmbedder, OpenAIEmbedder
 from cmo.adapters.openai_models import OpenAIModels
 from rag_service.lightrag_store import KnowledgeStore, Mode
-
-from lightrag.utils_pipeline import make_custom_chunk_id
 
 logger = logging.getLogger(__name__)
 

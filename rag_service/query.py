@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from cmo.domain.pricing import cost_usd
 from cmo.events import Citation, CostRecorded, ResponseGenerated
@@ -62,7 +61,7 @@ def validate(question: str, mode: str, top_k: int) -> tuple[str, Mode]:
         raise QueryError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     if not 1 <= top_k <= 50:
         raise QueryError("top_k must be between 1 and 50")
-    return text, mode  # type: ignore[return-value]
+    return text, mode
 
 
 def citations_for(generated: Generated, passages: list[RetrievedChunk]) -> tuple[Citation, ...]:

@@ -15,9 +15,10 @@ import fcntl
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 from cmo.exceptions import CMOError
 

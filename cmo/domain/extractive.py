@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
 STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from has have how in is it its of on or "
-    "that the their there these this to was were what when where which who why with "
-    "than into about between over under not no".split())
+    ["a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have", "how", "in", "is", "it", "its", "of", "on", "or", "that", "the", "their", "there", "these", "this", "to", "was", "were", "what", "when", "where", "which", "who", "why", "with", "than", "into", "about", "between", "over", "under", "not", "no"])
 
 _ENDS_SENTENCE = re.compile(r"[.!?][\"')\]]*$")
 

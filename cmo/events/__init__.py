@@ -19,8 +19,22 @@ from cmo.events.models import (
 from cmo.events.records import from_record, to_record
 
 __all__ = [
-    "REGISTRY", "Event", "event_type", "Alert", "Citation", "ControlCommand",
-    "ControllerDecision", "CostRecorded", "DocumentIngested", "QualityScored",
-    "QueryReceived", "ResponseGenerated", "RoutingDecision", "ShadowComparison",
-    "UserFeedback", "WindowMetrics", "from_record", "to_record",
+    "REGISTRY",
+    "Alert",
+    "Citation",
+    "ControlCommand",
+    "ControllerDecision",
+    "CostRecorded",
+    "DocumentIngested",
+    "Event",
+    "QualityScored",
+    "QueryReceived",
+    "ResponseGenerated",
+    "RoutingDecision",
+    "ShadowComparison",
+    "UserFeedback",
+    "WindowMetrics",
+    "event_type",
+    "from_record",
+    "to_record",
 ]

@@ -7,9 +7,9 @@ Events are past-tense nouns, except :class:`ControlCommand`, which is a command.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from cmo.events.base import Event
 

@@ -7,8 +7,9 @@ this sits on the hot path of every produced and consumed event.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
-from typing import Any, Callable
+from typing import Any
 
 from cmo.events.base import Event, event_type
 from cmo.events.models import Citation

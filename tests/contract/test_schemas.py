@@ -72,8 +72,9 @@ def test_old_writer_schema_is_read_with_current_reader(tmp_path: Path) -> None:
         SchemaStore(tmp_path)
     (tmp_path / "OldOnly.avsc").unlink()
     store = SchemaStore(tmp_path)
-    import fastavro
     import io
+
+    import fastavro
 
     record = {"event_id": "e", "event_time": 5, "correlation_id": "q", "service": "ui",
               "session_id": "s", "user_id": "u", "query_text": "what is NMR?", "mode": "local",
