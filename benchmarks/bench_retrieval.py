@@ -109,12 +109,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             print("skipped (--reuse): measuring the index already in the work dir")
         else:
             report = await kb.ingest.ingest(papers, progress=args.progress)
-            docs, secs = len(report.indexed), report.seconds
-            print(f"indexed {docs} docs ({len(report.unchanged)} unchanged, "
+            n_docs, secs = len(report.indexed), report.seconds
+            print(f"indexed {n_docs} docs ({len(report.unchanged)} unchanged, "
                   f"{len(report.failed)} failed, {len(report.deleted)} deleted) in {secs:.1f} s")
             print(f"pages {report.pages}, chunks {report.chunks}; "
-                  f"{report.pages / secs:.2f} pages/s, {docs / secs:.2f} docs/s, "
-                  f"{secs / max(docs, 1) * 1000:.0f} ms/doc")
+                  f"{report.pages / secs:.2f} pages/s, {n_docs / secs:.2f} docs/s, "
+                  f"{secs / max(n_docs, 1) * 1000:.0f} ms/doc")
             for path, reason in list(report.failed.items())[:5]:
                 print(f"  failed {Path(path).name}: {reason}")
         pmid_of = {r.doc_id: Path(r.path).stem for r in kb.manifest.all() if r.status == "indexed"}
@@ -150,9 +150,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
               f"{'h5-BM25':>8} {'docs/q':>6} {'p50 ms':>7}")
         print(f"{'bm25':8} {bm1:6.3f} {bm5:6.3f} {1.0:8.2f} {0.0:+8.3f} {0.0:+8.3f} "
               f"{TOP_K:6.1f} {'':>7}")
-        for mode, (h1, h5, p50, ndocs) in results.items():
+        for name, (h1, h5, p50, ndocs) in results.items():
             ratio = h1 / bm1 if bm1 else float("inf")
-            print(f"{mode:8} {h1:6.3f} {h5:6.3f} {ratio:8.2f} {h1 - bm1:+8.3f} {h5 - bm5:+8.3f} "
+            print(f"{name:8} {h1:6.3f} {h5:6.3f} {ratio:8.2f} {h1 - bm1:+8.3f} {h5 - bm5:+8.3f} "
                   f"{ndocs:6.1f} {p50:7.1f}")
 
         # 3. latency ------------------------------------------------------------------------
@@ -180,17 +180,17 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         # 4. targets ------------------------------------------------------------------------
         print("\n== 4. Targets ==")
         meet5 = [m for m, r in results.items() if r[1] >= TARGET_HIT5]
-        for mode, (h1, h5, _, _) in results.items():
-            print(f"hit@5 >= {TARGET_HIT5:.2f} [{mode:6}]: {h5:.3f}  {verdict(h5 >= TARGET_HIT5)}")
+        for name, (h1, h5, _, _) in results.items():
+            print(f"hit@5 >= {TARGET_HIT5:.2f} [{name:6}]: {h5:.3f}  {verdict(h5 >= TARGET_HIT5)}")
         print(f"  modes meeting hit@5: {', '.join(meet5) or 'none'}")
-        for mode, (h1, _, _, _) in results.items():
-            print(f"hit@1 > BM25 {bm1:.3f} [{mode:6}]: {h1:.3f}  {verdict(h1 > bm1)}")
+        for name, (h1, _, _, _) in results.items():
+            print(f"hit@1 > BM25 {bm1:.3f} [{name:6}]: {h1:.3f}  {verdict(h1 > bm1)}")
         print(f"p95 < {TARGET_P95_MS:.0f} ms: {pct(cold, 95):.1f} ms  "
               f"{verdict(pct(cold, 95) < TARGET_P95_MS)}")
         ok = pct(warm, 95) < TARGET_CACHED_P95_MS and not_cached == 0
         print(f"cached p95 < {TARGET_CACHED_P95_MS:.0f} ms (all cached): {pct(warm, 95):.2f} ms, "
               f"{not_cached} not cached  {verdict(ok)}")
-        print(f"\nevents waiting in the outbox (no broker on 127.0.0.1:1): {kb.events.pending()}")
+        print(f"\nevents waiting in the outbox (no broker on 127.0.0.1:1): {kb.events.pending}")
     finally:
         await kb.close()
 
@@ -207,6 +207,7 @@ def main() -> None:
     if args.reuse and args.workdir is None:
         parser.error("--reuse needs --workdir (an already ingested work dir)")
     logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("librdkafka").setLevel(logging.CRITICAL)  # "connection refused", by design
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
         asyncio.run(run(args, args.workdir.resolve()))

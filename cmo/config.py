@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     kafka_topic_prefix: str = Field("cmo", pattern=r"^[A-Za-z0-9._-]+$")
     kafka_partitions: int = Field(3, ge=1, le=1000)
     kafka_retention_ms: int = Field(30 * 24 * 3600 * 1000, ge=-1)
-    kafka_message_timeout_ms: int = Field(30_000, ge=1000)
+    kafka_message_timeout_ms: int = Field(0, ge=0, description="0 = never give up (keeps per-key order)")
     schema_registry_url: str | None = None
     cmo_outbox_path: Path | None = Field(None, description="SQLite outbox; default <home>/outbox.db")
 
@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     lightrag_working_dir: Path = Path("var/lightrag")
     lightrag_papers_dir: Path = Path("examples/papers")
     lightrag_embedding_backend: Literal["auto", "local", "openai"] = "auto"
+    lightrag_kv_storage: str = "JsonKVStorage"
+    lightrag_vector_storage: str = "NanoVectorDBStorage"
+    lightrag_graph_storage: str = "NetworkXStorage"
     lightrag_top_k: int = Field(5, ge=1, le=50)
     lightrag_chunk_tokens: int = Field(300, ge=50, le=2000)
     lightrag_enabled: bool = True

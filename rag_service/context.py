@@ -59,8 +59,11 @@ class KnowledgeBase:
         if models and settings.lightrag_embedding_backend != "local":
             embedder = OpenAIEmbedder(models, settings.openai_embedding_dim)
         workdir = settings.lightrag_working_dir
-        store = (LLMKnowledgeStore(workdir, models, embedder=embedder) if models
-                 else KnowledgeStore(workdir, embedder=embedder))
+        storages = {"kv_storage": settings.lightrag_kv_storage,
+                    "vector_storage": settings.lightrag_vector_storage,
+                    "graph_storage": settings.lightrag_graph_storage}
+        store = (LLMKnowledgeStore(workdir, models, embedder=embedder, storages=storages) if models
+                 else KnowledgeStore(workdir, embedder=embedder, storages=storages))
         await store.open()
         manifest = Manifest(workdir / "cmo_manifest.db")
         events = make_producer(settings, service)

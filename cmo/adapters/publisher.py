@@ -29,7 +29,7 @@ from cmo.topics import topic_name
 logger = logging.getLogger(__name__)
 
 
-def producer_config(bootstrap_servers: str, message_timeout_ms: int = 30_000,
+def producer_config(bootstrap_servers: str, message_timeout_ms: int = 0,
                     extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """librdkafka settings for durable, ordered, compressed delivery."""
     conf: dict[str, Any] = {
@@ -49,11 +49,18 @@ def producer_config(bootstrap_servers: str, message_timeout_ms: int = 30_000,
     return conf
 
 
+def _permanent(err: KafkaError) -> bool:
+    """Errors no retry can fix (unknown topic, too large, not authorized...)."""
+    if err.code() in (KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN):
+        return False
+    return bool(err.fatal()) or not err.retriable()
+
+
 class DurableProducer:
     """Publishes events; accepted events reach Kafka eventually, even across crashes."""
 
     def __init__(self, bootstrap_servers: str, serializer: EventSerializer, outbox_path: Path,
-                 topic_prefix: str = "cmo", message_timeout_ms: int = 30_000,
+                 topic_prefix: str = "cmo", message_timeout_ms: int = 0,
                  extra_config: Mapping[str, Any] | None = None) -> None:
         self.serializer = serializer
         self.topic_prefix = topic_prefix
@@ -62,6 +69,7 @@ class DurableProducer:
         self._lock = threading.Lock()
         self._acked: list[int] = []
         self._failed: list[int] = []
+        self._poisoned: list[int] = []
         self._inflight: set[int] = set()
         self._cursor = 0  # rows with id <= cursor were handed to librdkafka
         self._draining = self.outbox.count() > 0  # rows left by an earlier process
@@ -103,25 +111,30 @@ class DurableProducer:
     def _send(self, row_id: int, topic: str, key: bytes | None, value: bytes,
               headers: Headers | None) -> bool:
         """Hand one row to librdkafka; on a full queue switch to draining. Caller holds the lock."""
+        self._inflight.add(row_id)  # before produce: the delivery report may come at once
         try:
             self._producer.produce(topic, value, key, headers=headers,  # type: ignore[arg-type]
                                    on_delivery=partial(self._on_delivery, row_id))
         except (BufferError, KafkaException) as exc:
+            self._inflight.discard(row_id)
             if not self._draining:
                 logger.warning("producer queue refused event (%s); buffering in the outbox", exc)
             self._draining = True
             self._cursor = min(self._cursor, row_id - 1)
             return False
-        self._inflight.add(row_id)
         self._cursor = max(self._cursor, row_id)
         return True
 
     def _on_delivery(self, row_id: int, err: KafkaError | None, msg: Message) -> None:
-        self._inflight.discard(row_id)
         if err is None:
             self._acked.append(row_id)
+        elif _permanent(err):
+            logger.error("event for %s can never be delivered (%s); kept aside in the outbox's "
+                         "dead table", msg.topic(), err)
+            self._poisoned.append(row_id)
         else:
             self._failed.append(row_id)
+        self._inflight.discard(row_id)
 
     # -- background: delivery reports, deletes, draining -----------------------------
     def _run(self) -> None:
@@ -133,6 +146,9 @@ class DurableProducer:
     def _settle(self) -> None:
         acked, self._acked = self._acked, []
         self.outbox.delete(acked)
+        if self._poisoned:
+            poisoned, self._poisoned = self._poisoned, []
+            self.outbox.set_aside(poisoned)
         if self._failed:
             failed, self._failed = self._failed, []
             with self._lock:

@@ -22,14 +22,8 @@ import pytest
 from lightrag import QueryParam
 
 from cmo.adapters.embeddings import EmbedderUnavailableError, LocalEmbedder, bundled_model_dir
-from rag_service.lightrag_store import (
-    MODES,
-    SEP,
-    KnowledgeStore,
-    OfflineLLMCalledError,
-    RetrievedChunk,
-    offline_tokenizer,
-)
+from rag_service.lightrag_store import MODES, KnowledgeStore, RetrievedChunk
+from rag_service.lightrag_support import SEP, OfflineLLMCalledError, offline_tokenizer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
