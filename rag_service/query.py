@@ -120,7 +120,7 @@ class QueryService:
                     yield piece
             assert generated is not None
         except CMOError as exc:
-            self._emit_error(query_id, checked_mode, exc, started, version)
+            self._emit_error(query_id, checked_mode, exc, started, version, text)
             raise
         usd = cost_usd(generated.model, generated.prompt_tokens, generated.completion_tokens,
                        generated.embedding_tokens)
@@ -144,7 +144,8 @@ class QueryService:
                               service=self.service, backend="lightrag", mode=answer.mode,
                               answer=answer.text, citations=answer.citations,
                               latency_ms=answer.latency_ms, extractive=answer.extractive,
-                              cached=answer.cached, index_version=answer.index_version),
+                              cached=answer.cached, index_version=answer.index_version,
+                              question=answer.question),
             CostRecorded(event_id=str(uuid.uuid4()), event_time=now, correlation_id=answer.query_id,
                          service=self.service, backend="lightrag", model=answer.model,
                          operation="query", prompt_tokens=answer.prompt_tokens,
@@ -152,12 +153,13 @@ class QueryService:
                          embedding_tokens=answer.embedding_tokens, usd=answer.usd)])
         return replace(answer, response_event_id=event_id)
 
-    def _emit_error(self, query_id: str, mode: str, exc: CMOError, started: float, version: str) -> None:
+    def _emit_error(self, query_id: str, mode: str, exc: CMOError, started: float, version: str,
+                    question: str) -> None:
         kind = "timeout" if "timeout" in str(exc).lower() else (
             "unavailable" if exc.retriable else "internal")
         self.events.publish(ResponseGenerated(
             event_id=str(uuid.uuid4()), event_time=self.clock(), correlation_id=query_id,
             service=self.service, backend="lightrag", mode=mode, answer="", citations=(),
             latency_ms=(time.perf_counter() - started) * 1000, error=str(exc), error_kind=kind,
-            index_version=version))
+            index_version=version, question=question))
         logger.warning("query %s failed: %s", query_id, exc)

@@ -69,6 +69,7 @@ class ResponseGenerated(Event):
     is_fallback: bool = False
     is_shadow: bool = False
     index_version: str | None = None
+    question: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
