@@ -22,7 +22,7 @@ import numpy as np
 from cmo.adapters.embeddings import LocalEmbedder
 from cmo.adapters.openai_models import OpenAIModels
 from cmo.domain.extractive import EXTRACTIVE_LABEL, Candidate, compose, select
-from rag_service.chunking import split_sentences
+from cmo.domain.sentences import split_sentences
 from rag_service.lightrag_store import RetrievedChunk
 
 

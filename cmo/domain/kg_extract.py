@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cmo.domain.sentences import split_sentences as _split
+
 logger = logging.getLogger(__name__)
 
 ENTITY_TYPES = (TECHNIQUE, METABOLITE, BIOMARKER, SPECIMEN, DISEASE, ENZYME, ACRONYM,
@@ -144,8 +146,6 @@ _CAPITAL_RUN_RE = re.compile(
 _ORG_WORDS = _words("University Hospital Institute Center Centre College Department Clinic "
                     "Foundation Association Society Agency Organization Organisation Ministry")
 _STUDY_WORDS = _words("Study Trial Survey Cohort Registry Project Program Programme")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])|\s*\n\s*")
-_ABBREVIATIONS = _words("e.g i.e et al vs fig figs dr mr mrs ms no approx ca resp ref")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]|[A-Za-z]")
 _CUES = tuple((re.compile(pattern, re.IGNORECASE), cue) for pattern, cue in (
     (r"\bassociat", "association"), (r"\bcorrelat", "correlation"),
@@ -211,22 +211,8 @@ class QueryKeywords:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split ``text`` into stripped sentences (line breaks also end a sentence)."""
-    sentences: list[str] = []
-    start = 0
-    for match in _SENTENCE_END_RE.finditer(text):
-        piece = text[start:match.start()].rstrip()
-        last_word = piece.rsplit(None, 1)[-1].rstrip(".") if piece.strip() else ""
-        if "\n" not in match.group() and (last_word.lower() in _ABBREVIATIONS or (
-                len(last_word) == 1 and last_word.isupper())):
-            continue  # "e.g. X", "et al. X", "J. Smith": not a sentence end
-        if piece.strip():
-            sentences.append(piece.strip())
-        start = match.end()
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences
+    """Sentences of ``text``; line breaks also end a sentence (titles, list items)."""
+    return [sentence for line in text.split("\n") for sentence in _split(line)]
 
 
 def _is_acronym(token: str) -> bool:
