@@ -21,7 +21,7 @@ import numpy as np
 
 from cmo.adapters.embeddings import LocalEmbedder
 from cmo.adapters.openai_models import OpenAIModels
-from cmo.domain.extractive import EXTRACTIVE_LABEL, Candidate, compose, select
+from cmo.domain.extractive import EXTRACTIVE_LABEL, Candidate, compose, select, terms
 from cmo.domain.sentences import split_sentences
 from rag_service.lightrag_store import RetrievedChunk
 
@@ -49,19 +49,36 @@ class AnswerGenerator(Protocol):
                response_type: str) -> AsyncIterator[str | Generated]: ...
 
 
+def shortlist(question: str, sentences: list[tuple[int, int, str]],
+              limit: int) -> list[tuple[int, int, str]]:
+    """The sentences worth embedding: most question words first, then retrieval rank.
+
+    Embedding every sentence of every passage on a CPU dominates answer latency; the
+    lexical pre-filter keeps the semantic ranking for the plausible few.
+    """
+    if len(sentences) <= limit:
+        return sentences
+    wanted = terms(question)
+    ranked = sorted(sentences, key=lambda t: (-len(wanted & terms(t[2])), t[0], t[1]))
+    return sorted(ranked[:limit], key=lambda t: (t[0], t[1]))
+
+
 class ExtractiveGenerator:
     """Selects verbatim sentences from the passages (local embeddings, no LLM)."""
 
     model = "local"
 
-    def __init__(self, embedder: LocalEmbedder, max_sentences: int = 4) -> None:
+    def __init__(self, embedder: LocalEmbedder, max_sentences: int = 4,
+                 max_candidates: int = 14) -> None:
         self.embedder = embedder
         self.max_sentences = max_sentences
+        self.max_candidates = max_candidates
 
     async def generate(self, question: str, passages: Sequence[RetrievedChunk],
                        response_type: str = "") -> Generated:
-        sentences = [(i, j, s) for i, p in enumerate(passages)
-                     for j, s in enumerate(split_sentences(p.text))]
+        sentences = shortlist(question, [(i, j, s) for i, p in enumerate(passages)
+                                         for j, s in enumerate(split_sentences(p.text))],
+                              self.max_candidates)
         if not sentences:
             return Generated("", (), (), True, self.model, label=EXTRACTIVE_LABEL)
         vectors = await self.embedder.embed([question] + [s for _, _, s in sentences])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ class LocalEmbedder:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_length: int = MAX_TOKENS,
+        cache_size: int = 4096,
     ) -> None:
         """Prepare (but do not yet load) the embedder.
 
@@ -100,6 +102,9 @@ class LocalEmbedder:
         self.max_length = max_length
         self._model: Any = None
         self._lock = threading.Lock()
+        # Recently embedded texts (questions repeat across retrieval, answer and scoring).
+        self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self.cache_size = cache_size
 
     name = "all-MiniLM-L6-v2"
 
@@ -149,6 +154,11 @@ class LocalEmbedder:
         self._model = model
         return model
 
+    def clear_cache(self) -> None:
+        """Forget cached vectors (benchmarks measure cold queries with it)."""
+        with self._lock:
+            self._cache.clear()
+
     def embed_sync(self, texts: Sequence[str]) -> FloatMatrix:
         """Embed ``texts`` in the calling thread.
 
@@ -160,18 +170,24 @@ class LocalEmbedder:
         if not items:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         with self._lock:
-            model = self._load()
-            parts = [
-                np.asarray(
-                    model.embed(items[i : i + self.batch_size], batch_size=self.batch_size),
-                    dtype=np.float32,
-                )
-                for i in range(0, len(items), self.batch_size)
-            ]
-        vectors = np.concatenate(parts, axis=0)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        norms[norms == 0.0] = 1.0
-        result: FloatMatrix = (vectors / norms).astype(np.float32, copy=False)
+            todo = list(dict.fromkeys(t for t in items if t not in self._cache))
+            if todo:
+                model = self._load()
+                parts = [
+                    np.asarray(
+                        model.embed(todo[i : i + self.batch_size], batch_size=self.batch_size),
+                        dtype=np.float32,
+                    )
+                    for i in range(0, len(todo), self.batch_size)
+                ]
+                vectors = np.concatenate(parts, axis=0)
+                norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+                norms[norms == 0.0] = 1.0
+                for text, vector in zip(todo, (vectors / norms).astype(np.float32, copy=False)):
+                    self._cache[text] = vector
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            result: FloatMatrix = np.stack([self._cache[t] for t in items])
         return result
 
     async def embed(self, texts: list[str]) -> FloatMatrix:
