@@ -132,7 +132,7 @@ class KnowledgeStore:
     def _query_param(self, question: str, mode: Mode, top_k: int) -> Any:
         """Offline: keywords come from the extractor, so LightRAG never asks an LLM."""
         keywords = query_keywords(question)
-        return QueryParam(mode=mode, top_k=max(20, 4 * top_k), chunk_top_k=top_k,
+        return QueryParam(mode=mode, top_k=max(80, 16 * top_k), chunk_top_k=top_k,
                           hl_keywords=list(keywords.high_level),
                           ll_keywords=list(keywords.low_level), enable_rerank=False)
 
