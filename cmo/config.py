@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     lightrag_rollout_percentage: float = Field(0.0, ge=0, le=100)
     lightrag_quality_threshold: float = Field(0.8, ge=0, le=1)
     lightrag_circuit_breaker: bool = True
+    cmo_quality_scorer: Literal["auto", "offline", "llm"] = "auto"
+    cmo_quality_inline_budget_ms: int = Field(1500, ge=10)
     lightrag_daily_budget: float = Field(10.0, ge=0)
     lightrag_monthly_budget: float = Field(200.0, ge=0)
     lightrag_cost_alert_threshold: float = Field(80.0, gt=0, le=100)

@@ -16,6 +16,10 @@ from cmo.adapters.factory import make_producer
 from cmo.adapters.openai_models import ModelConfig, OpenAIModels
 from cmo.adapters.publisher import DurableProducer
 from cmo.config import Settings
+from cmo.exceptions import ConfigError
+from cmo.quality.llm_judge import LLMJudgeScorer
+from cmo.quality.model import QualityScorer
+from cmo.quality.offline import OfflineScorer
 from rag_service.answer_cache import AnswerCache
 from rag_service.generation import AnswerGenerator, ExtractiveGenerator, LLMGenerator
 from rag_service.ingest import IngestService
@@ -38,6 +42,17 @@ def model_config(settings: Settings) -> ModelConfig | None:
                        max_retries=settings.openai_max_retries)
 
 
+def make_scorer(settings: Settings, models: OpenAIModels | None,
+                embedder: LocalEmbedder) -> QualityScorer:
+    """The LLM judge when a model is configured (and not forced offline), else the offline scorer."""
+    threshold = settings.lightrag_quality_threshold
+    if models is not None and settings.cmo_quality_scorer != "offline":
+        return LLMJudgeScorer(models, embedder, threshold)
+    if settings.cmo_quality_scorer == "llm":
+        raise ConfigError(["CMO_QUALITY_SCORER: 'llm' needs OPENAI_API_KEY"])
+    return OfflineScorer(embedder, threshold)
+
+
 @dataclass
 class KnowledgeBase:
     """Everything the knowledge-base entry points (CLI, HTTP) need, opened and closed together."""
@@ -49,6 +64,7 @@ class KnowledgeBase:
     ingest: IngestService
     query: QueryService
     models: OpenAIModels | None
+    scorer: QualityScorer
 
     @classmethod
     async def open(cls, settings: Settings, service: str = "rag_service") -> Self:
@@ -74,7 +90,7 @@ class KnowledgeBase:
                    IngestService(store, manifest, events, service,
                                  chunk_tokens=settings.lightrag_chunk_tokens),
                    QueryService(store, manifest, generator, events, AnswerCache[Answer](), service),
-                   models)
+                   models, make_scorer(settings, models, local))
 
     @property
     def offline(self) -> bool:

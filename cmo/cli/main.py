@@ -9,6 +9,7 @@ import typer
 from cmo.cli import broker_cmd, config_cmd, schemas_cmd, topics_cmd
 from cmo.cli.common import err_console, setup_logging
 from cmo.cli.demo_cmd import demo
+from cmo.cli.eval_cmd import eval_command
 from cmo.cli.kb_cmd import ask, documents_app, ingest, serve
 from cmo.exceptions import CMOError
 
@@ -22,6 +23,7 @@ app.command()(demo)
 app.command()(ingest)
 app.command()(ask)
 app.command()(serve)
+app.command("eval")(eval_command)
 app.add_typer(documents_app, name="documents")
 
 
