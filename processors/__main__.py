@@ -1,7 +1,8 @@
 """Run a stream-processing worker: ``python -m processors quality``.
 
-``quality`` scores every answered response with the offline scorer (local embeddings,
-no API calls) and publishes ``QualityScored`` events. Settings come from the
+``quality`` scores every answered response — with the LLM judge when OPENAI_API_KEY is
+set (CMO_QUALITY_SCORER=auto), else with the offline scorer (local embeddings, no API
+calls) — and publishes ``QualityScored`` events. Settings come from the
 environment and ``.env`` (:func:`cmo.config.load_settings`). The worker stops cleanly
 on SIGINT/SIGTERM; the durable producer is flushed and closed afterwards (whatever is
 not yet acknowledged stays in its outbox and is sent at the next start).
@@ -15,9 +16,12 @@ from collections.abc import Sequence
 
 import faust
 
+from cmo.adapters.embeddings import LocalEmbedder
 from cmo.adapters.factory import make_producer
+from cmo.adapters.openai_models import OpenAIModels
 from cmo.config import Settings, load_settings
 from cmo.exceptions import CMOError
+from cmo.quality.factory import make_scorer, model_config
 from cmo.quality.model import QualityScorer
 from processors.faust_app import DEFAULT_APP_ID, DEFAULT_WEB_PORT, create_app
 from processors.quality_agent import SERVICE, register_quality_agent
@@ -25,28 +29,17 @@ from processors.quality_agent import SERVICE, register_quality_agent
 logger = logging.getLogger(__name__)
 
 
-class ScorerUnavailableError(CMOError):
-    """The offline scorer or its embedding model is not installed."""
-
-
-def offline_scorer(settings: Settings) -> QualityScorer:
-    """``OfflineScorer(LocalEmbedder())`` with the configured threshold (imported lazily)."""
-    try:
-        from cmo.adapters.embeddings import LocalEmbedder
-        from cmo.quality.offline import OfflineScorer
-    except ImportError as exc:
-        raise ScorerUnavailableError(
-            f"the offline quality scorer is not available ({exc}); it needs "
-            "cmo.quality.offline and the local embedding model (scripts/install.sh)") from exc
-    scorer: QualityScorer = OfflineScorer(LocalEmbedder(),
-                                          threshold=settings.lightrag_quality_threshold)
-    return scorer
+def configured_scorer(settings: Settings) -> tuple[QualityScorer, OpenAIModels | None]:
+    """The scorer the settings ask for: the LLM judge with a model, else the offline one."""
+    config = model_config(settings)
+    models = OpenAIModels(config) if config else None
+    return make_scorer(settings, models, LocalEmbedder()), models
 
 
 def run_quality(settings: Settings, *, app_id: str = DEFAULT_APP_ID, web_port: int | None = None,
                 loglevel: str = "info") -> None:
     """Run the quality worker until a signal stops it (raises SystemExit when done)."""
-    scorer = offline_scorer(settings)
+    scorer, _models = configured_scorer(settings)
     app = create_app(settings, app_id, web_enabled=web_port is not None,
                      web_port=web_port or DEFAULT_WEB_PORT)
     producer = make_producer(settings, SERVICE)

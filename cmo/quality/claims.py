@@ -21,14 +21,9 @@ SAME_STATEMENT = 0.65  # alignment above which a polarity flip is a contradictio
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _NUMBER = re.compile(r"(?<![A-Za-z])[-+]?\d[\d,]*(?:\.\d+)?(?:\s?%)?")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-']*")
-NEGATIONS = frozenset("not no never without neither nor cannot none nothing absent absence lack "
-                      "lacks lacking lacked fail fails failed unable unlikely insignificant".split())
+NEGATIONS = frozenset(["not", "no", "never", "without", "neither", "nor", "cannot", "none", "nothing", "absent", "absence", "lack", "lacks", "lacking", "lacked", "fail", "fails", "failed", "unable", "unlikely", "insignificant"])
 STOPWORDS = frozenset(
-    "a an and are as at be been being by can could did do does for from had has have how i in "
-    "into is it its may might more most of on or our shall should such than that the their them "
-    "there these they this those to was we were what when where which while who whom why will "
-    "with would also both each other some only very between after before during over under "
-    "about among study studies patients results using used use".split())
+    ["a", "an", "and", "are", "as", "at", "be", "been", "being", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "how", "i", "in", "into", "is", "it", "its", "may", "might", "more", "most", "of", "on", "or", "our", "shall", "should", "such", "than", "that", "the", "their", "them", "there", "these", "they", "this", "those", "to", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "also", "both", "each", "other", "some", "only", "very", "between", "after", "before", "during", "over", "under", "about", "among", "study", "studies", "patients", "results", "using", "used", "use"])
 
 
 @dataclass(frozen=True)

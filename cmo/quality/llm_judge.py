@@ -62,7 +62,7 @@ Reply as {{"score": 0.0, "reason": "..."}}"""
 
 def parse_json(text: str, what: str) -> dict[str, Any]:
     """The first JSON object in the judge's reply."""
-    match = re.search(r"\{.*\}", text, re.S)
+    match = re.search(r"\{.*\}", text, re.DOTALL)
     try:
         value = json.loads(match.group(0) if match else text)
     except (ValueError, AttributeError) as exc:

@@ -21,7 +21,14 @@ import numpy as np
 
 from cmo.domain.sentences import split_sentences
 from cmo.quality.claims import Evidence, alignment, check_claim, split_claims, terms
-from cmo.quality.model import DEFAULT_THRESHOLD, ClaimCheck, Passage, QualityScore, Verdict, make_score
+from cmo.quality.model import (
+    DEFAULT_THRESHOLD,
+    ClaimCheck,
+    Passage,
+    QualityScore,
+    Verdict,
+    make_score,
+)
 
 
 class Embedder(Protocol):
