@@ -64,7 +64,7 @@ def sample_events(now_ms: int, new_id: Callable[[], str] = lambda: str(uuid.uuid
         DocumentIngested(**env(doc_id, "rag_service"), path="examples/papers/untargeted.pdf",
                          status="indexed", content_hash="9f" * 32, title=citation.title,
                          doi="10.1000/cmo.demo", pages=4, chunks=11, duration_ms=812.0),
-        ControlCommand(**env(new_id(), "cli"), command="rollout", target="lightrag.rollout",
+        ControlCommand(**env(new_id(), "cli"), command="rollout", target="lightrag.rollout_percentage",
                        value="25", actor="ops-demo", reason="demo stage"),
         ControllerDecision(**env("lightrag", "processors"), controller="rollout",
                            subject="lightrag", from_phase="progressing", to_phase="progressing",

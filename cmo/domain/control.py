@@ -16,7 +16,6 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from types import MappingProxyType
 from typing import Any
 
 from cmo.domain.flags import Experiment, FlagState, Variant
@@ -120,7 +119,7 @@ def apply_command(state: FlagState, cmd: ControlCommand, offset: int) -> FlagSta
     field_name = TARGETS[cmd.target][0]
     if field_name == "breakers":
         backend = cmd.target.split(".", 1)[1]
-        value = MappingProxyType({**state.breakers, backend: value})
+        value = dict({**state.breakers, backend: value})
     return replace(state, **{field_name: value, "version": offset + 1})
 
 
@@ -155,6 +154,6 @@ def state_from_mapping(data: Mapping[str, Any], base: FlagState | None = None) -
             raise ControlError(f"unknown flag {key!r} in the flag file")
         parsed = TARGETS[target][1](value)
         if TARGETS[target][0] == "breakers":
-            parsed = MappingProxyType({**state.breakers, target.split(".", 1)[1]: parsed})
+            parsed = dict({**state.breakers, target.split(".", 1)[1]: parsed})
         state = replace(state, **{TARGETS[target][0]: parsed})
     return state

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import mmh3
 
@@ -96,7 +95,7 @@ class FlagState:
     allow_users: frozenset[str] = frozenset()
     deny_users: frozenset[str] = frozenset()
     experiment: Experiment | None = None
-    breakers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    breakers: Mapping[str, str] = field(default_factory=dict)  # backend -> phase; replaced, never mutated
     probe_percentage: float = 10.0
     budget_stop: bool = False
 
