@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     openai_timeout_s: float = Field(60.0, gt=0)
     openai_max_retries: int = Field(4, ge=0, le=20)
     perplexity_api_key: SecretStr | None = None
+    perplexity_model: str = "sonar"
+    perplexity_base_url: str = "https://api.perplexity.ai"
+    perplexity_timeout_s: float = Field(30.0, gt=0)
+    router_lightrag_timeout_s: float = Field(30.0, gt=0)
+    router_breaker_threshold: int = Field(5, ge=1)
+    router_breaker_cooldown_ms: int = Field(10_000, ge=100)
     lightrag_working_dir: Path = Path("var/lightrag")
     lightrag_papers_dir: Path = Path("examples/papers")
     lightrag_embedding_backend: Literal["auto", "local", "openai"] = "auto"

@@ -85,9 +85,11 @@ class QueryService:
         self.clock = clock
 
     async def answer(self, question: str, mode: str = "hybrid", top_k: int = 5,
-                     response_type: str = "Multiple Paragraphs", query_id: str | None = None) -> Answer:
+                     response_type: str = "Multiple Paragraphs", query_id: str | None = None,
+                     role: str = "primary") -> Answer:
+        """The complete answer; ``role`` is primary, fallback or shadow (recorded in events)."""
         final: Answer | None = None
-        async for item in self.stream(question, mode, top_k, response_type, query_id):
+        async for item in self.stream(question, mode, top_k, response_type, query_id, role):
             if isinstance(item, Answer):
                 final = item
         assert final is not None
@@ -95,7 +97,7 @@ class QueryService:
 
     async def stream(self, question: str, mode: str = "hybrid", top_k: int = 5,
                      response_type: str = "Multiple Paragraphs",
-                     query_id: str | None = None) -> AsyncIterator[str | Answer]:
+                     query_id: str | None = None, role: str = "primary") -> AsyncIterator[str | Answer]:
         """Text pieces as they are produced, then the complete :class:`Answer`."""
         started = time.perf_counter()
         text, checked_mode = validate(question, mode, top_k)
@@ -106,7 +108,7 @@ class QueryService:
             answer = replace(hit, query_id=query_id, cached=True,
                              latency_ms=(time.perf_counter() - started) * 1000,
                              prompt_tokens=0, completion_tokens=0, embedding_tokens=0, usd=0.0)
-            answer = self._emit(answer)
+            answer = self._emit(answer, role)
             yield answer.text
             yield answer
             return
@@ -120,7 +122,7 @@ class QueryService:
                     yield piece
             assert generated is not None
         except CMOError as exc:
-            self._emit_error(query_id, checked_mode, exc, started, version, text)
+            self._emit_error(query_id, checked_mode, exc, started, version, text, role)
             raise
         usd = cost_usd(generated.model, generated.prompt_tokens, generated.completion_tokens,
                        generated.embedding_tokens)
@@ -131,12 +133,12 @@ class QueryService:
                         cached=False, index_version=version, prompt_tokens=generated.prompt_tokens,
                         completion_tokens=generated.completion_tokens,
                         embedding_tokens=generated.embedding_tokens, usd=usd)
-        answer = self._emit(answer)
+        answer = self._emit(answer, role)
         if answer.text:
             self.cache.put(text, checked_mode, top_k, version, answer)
         yield answer
 
-    def _emit(self, answer: Answer) -> Answer:
+    def _emit(self, answer: Answer, role: str = "primary") -> Answer:
         event_id = str(uuid.uuid4())
         now = self.clock()
         self.events.publish_many([
@@ -145,7 +147,8 @@ class QueryService:
                               answer=answer.text, citations=answer.citations,
                               latency_ms=answer.latency_ms, extractive=answer.extractive,
                               cached=answer.cached, index_version=answer.index_version,
-                              question=answer.question),
+                              question=answer.question, is_fallback=role == "fallback",
+                              is_shadow=role == "shadow"),
             CostRecorded(event_id=str(uuid.uuid4()), event_time=now, correlation_id=answer.query_id,
                          service=self.service, backend="lightrag", model=answer.model,
                          operation="query", prompt_tokens=answer.prompt_tokens,
@@ -154,12 +157,13 @@ class QueryService:
         return replace(answer, response_event_id=event_id)
 
     def _emit_error(self, query_id: str, mode: str, exc: CMOError, started: float, version: str,
-                    question: str) -> None:
+                    question: str, role: str = "primary") -> None:
         kind = "timeout" if "timeout" in str(exc).lower() else (
             "unavailable" if exc.retriable else "internal")
         self.events.publish(ResponseGenerated(
             event_id=str(uuid.uuid4()), event_time=self.clock(), correlation_id=query_id,
             service=self.service, backend="lightrag", mode=mode, answer="", citations=(),
             latency_ms=(time.perf_counter() - started) * 1000, error=str(exc), error_kind=kind,
-            index_version=version, question=question))
+            index_version=version, question=question, is_fallback=role == "fallback",
+            is_shadow=role == "shadow"))
         logger.warning("query %s failed: %s", query_id, exc)
