@@ -9,6 +9,7 @@ an unknown document (404).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -24,13 +25,36 @@ from fastapi import FastAPI, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from cmo.adapters.control_state import ControlState
+from cmo.adapters.perplexity import PerplexityBackend, perplexity_config
 from cmo.config import Settings
+from cmo.control_config import control_key, initial_state
 from cmo.exceptions import CMOError
 from rag_service.context import KnowledgeBase
 from rag_service.documents import SUPPORTED_SUFFIXES
 from rag_service.query import MAX_QUESTION_CHARS, Answer, QueryError
+from rag_service.router import Router, RouterConfig
 
 logger = logging.getLogger(__name__)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., description="The research question.")
+    user_id: str = Field(..., min_length=1, max_length=200, description="Pseudonymous user id (HMAC of the login).")
+    session_id: str = Field("", max_length=200)
+    mode: str = Field("hybrid", description="Retrieval mode when LightRAG answers.")
+    query_id: str | None = Field(None, max_length=100)
+    channel: str = Field("api", max_length=20)
+    language: str | None = Field(None, max_length=10)
+
+
+def router_config(settings: Settings) -> RouterConfig:
+    return RouterConfig(lightrag_timeout_s=settings.router_lightrag_timeout_s,
+                        perplexity_timeout_s=settings.perplexity_timeout_s,
+                        breaker_threshold=settings.router_breaker_threshold,
+                        breaker_cooldown_ms=settings.router_breaker_cooldown_ms,
+                        quality_budget_s=settings.cmo_quality_inline_budget_ms / 1000,
+                        service="router")
 
 
 class QueryRequest(BaseModel):
@@ -49,11 +73,24 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.kb = await KnowledgeBase.open(settings, service="rag_service")
+        kb = app.state.kb = await KnowledgeBase.open(settings, service="rag_service")
+        control = ControlState(settings.kafka_bootstrap_servers, kb.events.serializer,
+                               settings.kafka_topic_prefix, control_key(settings),
+                               initial_state(settings), alerts=kb.events, service="rag_service")
+        web = PerplexityBackend(perplexity_config(settings))
         try:
+            await asyncio.to_thread(control.start)
+            control.on_change(lambda state, cmd: kb.query.cache.clear() if cmd.command == "rollback" else None)
+            app.state.router = Router(lambda: control.state, kb.query, web, kb.events, kb.scorer,
+                                      router_config(settings), similarity=kb.similarity)
+            app.state.control = control
             yield
         finally:
-            await app.state.kb.close()
+            if hasattr(app.state, "router"):
+                await app.state.router.drain_shadows(5)
+            control.close()
+            await web.close()
+            await kb.close()
 
     app = FastAPI(title="Clinical Metabolomics Oracle — knowledge base",
                   description="Cited answers from the lab's papers (LightRAG).", version="1",
@@ -97,6 +134,24 @@ def create_app(settings: Settings) -> FastAPI:
                 yield f"event: error\ndata: {json.dumps({'detail': str(exc)})}\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.post("/v1/ask", summary="Answer through the router (flags pick LightRAG or Perplexity)")
+    async def ask(body: AskRequest, request: Request) -> dict[str, Any]:
+        from rag_service.query import validate
+        validate(body.question, body.mode, 5)
+        router: Router = request.app.state.router
+        routed = await router.ask(body.question, body.user_id, body.session_id, body.mode,
+                                  body.query_id, channel=body.channel, language=body.language)
+        if routed.error and not routed.text:
+            raise HTTPException(503, routed.error)
+        result = asdict(routed)
+        result["quality"] = asdict(routed.quality) if routed.quality else None
+        return result
+
+    @app.get("/v1/flags", summary="The routing flags this service applies")
+    async def flags(request: Request) -> dict[str, Any]:
+        return {"version": request.app.state.control.state.version,
+                "state": json.loads(json.dumps(asdict(request.app.state.control.state), default=sorted))}
 
     @app.get("/v1/documents", summary="List documents")
     async def list_documents(request: Request) -> list[dict[str, Any]]:

@@ -68,6 +68,11 @@ class KnowledgeBase:
                    QueryService(store, manifest, generator, events, AnswerCache[Answer](), service),
                    models, make_scorer(settings, models, local))
 
+    async def similarity(self, a: str, b: str) -> float:
+        """Cosine similarity of two texts with the local embedding model."""
+        vectors = await self.store.embedder.embed([a, b])
+        return float(vectors[0] @ vectors[1])
+
     @property
     def offline(self) -> bool:
         return self.models is None

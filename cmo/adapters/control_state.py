@@ -50,13 +50,14 @@ class ControlState:
         self._thread: threading.Thread | None = None
         self._live = False
         self.rejected = 0
-        self._listeners: list[Callable[[FlagState], None]] = []
+        self._listeners: list[Callable[[FlagState, ControlCommand], None]] = []
 
     @property
     def state(self) -> FlagState:
         return self._state
 
-    def on_change(self, listener: Callable[[FlagState], None]) -> None:
+    def on_change(self, listener: Callable[[FlagState, ControlCommand], None]) -> None:
+        """Call listener(new_state, command) after each applied command (follower thread)."""
         self._listeners.append(listener)
 
     def start(self, timeout: float = 30.0) -> FlagState:
@@ -124,7 +125,7 @@ class ControlState:
         logger.info("flag %s = %s (version %d, by %s: %s)", event.target, event.value, new.version,
                     event.actor, event.reason)
         for listener in self._listeners:
-            listener(new)
+            listener(new, event)
 
     def _reject(self, event: ControlCommand | None, offset: int, why: str) -> None:
         self.rejected += 1

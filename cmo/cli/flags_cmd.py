@@ -16,6 +16,7 @@ from cmo.adapters.control_writer import build_commands, write_commands
 from cmo.adapters.factory import make_producer, make_serializer
 from cmo.cli.common import console, settings
 from cmo.config import Settings
+from cmo.control_config import control_key, initial_state
 from cmo.domain.control import state_from_mapping
 from cmo.domain.flags import Availability, FlagContext, FlagState, explain, route
 
@@ -28,15 +29,6 @@ app.add_typer(ab_app, name="ab")
 
 REASON = typer.Option(..., "--reason", "-r", help="Why (recorded with the command).")
 ACTOR = typer.Option(None, "--actor", help="Who (default: your login).")
-
-
-def initial_state(s: Settings) -> FlagState:
-    """Before any command: LIGHTRAG_ENABLED and LIGHTRAG_ROLLOUT_PERCENTAGE from settings."""
-    return FlagState(lightrag_enabled=s.lightrag_enabled, rollout_percentage=s.lightrag_rollout_percentage)
-
-
-def control_key(s: Settings) -> bytes | None:
-    return s.cmo_control_key.get_secret_value().encode() if s.cmo_control_key else None
 
 
 def read_state(s: Settings) -> FlagState:
@@ -191,5 +183,20 @@ def explain_command(user_id: str = typer.Option(None, "--user-id"),
 
 
 def rollback(reason: str = REASON, actor: str = ACTOR) -> None:
-    """Emergency rollback: LightRAG traffic to 0 at once (rollout, canary and experiment cleared)."""
+    """Emergency rollback: LightRAG traffic to 0 at once (rollout, canary and experiment cleared),
+    answer caches cleared by every rag_service that applies it, and an incident Alert recorded."""
+    import time
+    import uuid
+
+    from cmo.events import Alert
+
     _write("rollback", None, reason, actor)
+    s = settings()
+    with make_producer(s, "cli") as producer:
+        producer.publish(Alert(event_id=str(uuid.uuid4()), event_time=int(time.time() * 1000),
+                               correlation_id=f"incident-{uuid.uuid4()}", service="cli",
+                               severity="critical", kind="incident",
+                               message=f"Emergency rollback of LightRAG by {actor or getpass.getuser()}: {reason}",
+                               details={"actor": actor or getpass.getuser(), "action": "rollback"}))
+        producer.flush(15)
+    console.print("[red]incident recorded[/red]: LightRAG traffic is 0")

@@ -95,3 +95,37 @@ def test_health_and_openapi(client: TestClient) -> None:
     assert body["mode"] == "offline"
     spec = client.get("/openapi.json").json()
     assert {"/v1/query", "/v1/documents", "/v1/documents/{doc_id}", "/health/lightrag"} <= set(spec["paths"])
+
+
+def test_ask_routes_and_rollback_clears_the_cache(settings: Settings, tmp_path: Path) -> None:
+    import time
+
+    from pydantic import SecretStr
+
+    from cmo.adapters.control_writer import build_commands, write_commands
+    from cmo.adapters.factory import make_producer
+
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "gcms.txt").write_text("GC-MS derivatization\n\n" + TEXT)
+    s = settings.model_copy(update={"lightrag_working_dir": tmp_path / "lightrag", "lightrag_papers_dir": papers,
+                                    "cmo_control_key": SecretStr("api-test-key")})
+    with TestClient(create_app(s)) as c:
+        c.post("/v1/documents", files={"file": ("gcms.txt", (papers / "gcms.txt").read_bytes(), "text/plain")})
+        routed = c.post("/v1/ask", json={"question": "Why is derivatization needed for GC-MS?",
+                                          "user_id": "u-hmac-1", "session_id": "s1"})
+        assert routed.status_code == 200, routed.text
+        body = routed.json()
+        assert body["backend"] == "lightrag" and body["route"]["reason"] == "perplexity-unavailable"
+        assert body["quality"]["composite"] > 0.6 and body["citations"]
+        question = {"question": "What makes organic acids volatile?", "mode": "naive"}
+        c.post("/v1/query", json=question)
+        assert c.post("/v1/query", json=question).json()["cached"]
+        with make_producer(s, "ops") as producer:
+            write_commands(producer, build_commands("rollback", None, "ops", "incident", b"api-test-key"))
+        deadline = time.monotonic() + 10
+        while c.get("/v1/flags").json()["version"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.get("/v1/flags").json()["version"] == 3
+        assert not c.post("/v1/query", json=question).json()["cached"]
+        assert c.post("/v1/ask", json={"question": "", "user_id": "u"}).status_code == 422
