@@ -90,7 +90,8 @@ def _cmo(settings: Settings, tmp_path: Path, *args: str, key: str | None = "cli-
                           env=env, cwd=tmp_path, timeout=120)
 
 
-def test_ops_cli_writes_signed_commands_and_explains(settings: Settings, tmp_path: Path) -> None:
+def test_ops_cli_writes_signed_commands_and_explains(settings: Settings, tmp_path: Path,
+                                                    serializer: SingleObjectSerializer) -> None:
     refused = _cmo(settings, tmp_path, "flags", "kill", "--reason", "x", key=None)
     assert refused.returncode == 1 and "CMO_CONTROL_KEY" in refused.stderr
     done = _cmo(settings, tmp_path, "flags", "rollout", "40", "--reason", "stage 2", "--actor", "ana")
@@ -112,3 +113,8 @@ def test_ops_cli_writes_signed_commands_and_explains(settings: Settings, tmp_pat
     assert rolled.returncode == 0, rolled.stderr
     after = json.loads(_cmo(settings, tmp_path, "flags", "show", "--json").stdout)
     assert after["rollout_percentage"] == 0 and after["experiment"] is None
+    with make_producer(settings, "reader", serializer) as dlq:
+        alerts = consume_events(settings.kafka_bootstrap_servers, [topic_name(settings.kafka_topic_prefix, Alert)],
+                                serializer, dlq, settings.kafka_topic_prefix, lambda g: len(g) >= 1)
+    incident = alerts[0].event
+    assert incident.kind == "incident" and "quality incident" in incident.message
