@@ -10,8 +10,9 @@ Two tests, each run only when both variants have at least ``min_samples`` of its
 
 A test is significant when its p-value is below ``alpha`` divided by the number of tests run
 (Bonferroni). The winner is the variant favoured by every significant test: fewer errors,
-better quality (by the sign of the rank-biserial correlation). No test run (too few samples), nothing significant, or the two tests
-favouring different variants: no winner, and ``reason`` says which.
+better quality (by the sign of the rank-biserial correlation). No test run (too few
+samples), nothing significant, or the two tests favouring different variants: no winner,
+and ``reason`` says which.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def _verdict(a: VariantSample, b: VariantSample, error_p: float | None,
         votes["quality"] = a.name if rank_r > 0 else b.name
     # Nothing significant: no winner.
     if not votes:
-        return None, f"no significant difference at alpha {config.alpha:g} ({_ps(error_p, quality_p)})"
+        return None, (f"no significant difference at alpha {config.alpha:g} "
+                      f"({_ps(error_p, quality_p)})")
     # Tests disagree: no winner.
     if len(set(votes.values())) > 1:
         return None, "tests disagree: " + ", ".join(f"{k} favours {v}" for k, v in votes.items())

@@ -23,8 +23,15 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal
 
-from cmo.domain.rollout_metrics import (BREAKER_TARGETS, PROBE, Action, Decision, WindowStats,
-                                        Write, is_fresh)
+from cmo.domain.rollout_metrics import (
+    BREAKER_TARGETS,
+    PROBE,
+    Action,
+    Decision,
+    WindowStats,
+    Write,
+    is_fresh,
+)
 
 Backend = Literal["lightrag", "perplexity"]
 

@@ -23,11 +23,18 @@ STOPPED: spending is stopped without waiting a tick for the warning.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
-from cmo.domain.rollout_metrics import (BUDGET_STOP, Action, Alert, Decision, WindowStats,
-                                        Write, is_fresh)
+from cmo.domain.rollout_metrics import (
+    BUDGET_STOP,
+    Action,
+    Alert,
+    Decision,
+    WindowStats,
+    Write,
+    is_fresh,
+)
 
 
 class BudgetPhase(Enum):
@@ -75,7 +82,7 @@ class BudgetStatus:
 
 def utc_day(timestamp_ms: int) -> str:
     """The UTC calendar day of a timestamp, "YYYY-MM-DD"."""
-    return datetime.fromtimestamp(timestamp_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
 
 
 def utc_month(timestamp_ms: int) -> str:
@@ -108,9 +115,8 @@ def roll_to(spend: Spend, now_ms: int) -> Spend:
 
 def usage_percent(spend: Spend, config: BudgetConfig) -> float:
     """The larger of the day and month spend as a percentage of its limit (0 without limits)."""
-    shares = [100.0 * used / limit for used, limit in ((spend.day_usd, config.daily_limit_usd),
-                                                         (spend.month_usd, config.monthly_limit_usd))
-              if limit is not None and limit > 0]
+    pairs = ((spend.day_usd, config.daily_limit_usd), (spend.month_usd, config.monthly_limit_usd))
+    shares = [100.0 * used / limit for used, limit in pairs if limit is not None and limit > 0]
     return max(shares, default=0.0)
 
 
@@ -128,7 +134,8 @@ def decide(status: BudgetStatus, metrics: WindowStats, now_ms: int,
     # At or over a limit: stop paid traffic.
     if usage >= c.stop_percent and s.phase is not BudgetPhase.STOPPED:
         return _go(s, BudgetPhase.STOPPED, now_ms, "stop", f"budget exhausted: {summary}",
-                   [(BUDGET_STOP, True)], Alert("critical", "budget", f"spending stopped: {summary}"))
+                   [(BUDGET_STOP, True)],
+                   Alert("critical", "budget", f"spending stopped: {summary}"))
     # Stopped and still over: stay stopped.
     if s.phase is BudgetPhase.STOPPED and usage >= c.stop_percent:
         return Decision(s, reason=f"stopped: {summary}")

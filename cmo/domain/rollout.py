@@ -38,8 +38,18 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Literal
 
-from cmo.domain.rollout_metrics import (CANARY, ROLLOUT, Action, Criteria, Decision, Verdict,
-                                        WindowStats, Write, check_window, is_fresh)
+from cmo.domain.rollout_metrics import (
+    CANARY,
+    ROLLOUT,
+    Action,
+    Criteria,
+    Decision,
+    Verdict,
+    WindowStats,
+    Write,
+    check_window,
+    is_fresh,
+)
 
 Command = Literal["approve", "abort", "retry"]
 
@@ -196,7 +206,8 @@ def decide(status: RolloutStatus, metrics: WindowStats, now_ms: int,
         return _go(s, resumed, now_ms, c, "none", f"resumed: {check.reason}")
     # At a manual gate: keep waiting for approval.
     if s.phase is RolloutPhase.WAITING_PROMOTION:
-        return _stay(passed, c, f"waiting for approval before {_pct(next_step_weight(c.stages, s.stage))}")
+        gate = _pct(next_step_weight(c.stages, s.stage))
+        return _stay(passed, c, f"waiting for approval before {gate}")
     # Weight held for less than an interval: keep watching.
     if not interval_elapsed(s, now_ms, c):
         return _stay(passed, c, f"passed, holding {_pct(s.canary_weight)} until the interval ends")

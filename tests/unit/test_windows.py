@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import random
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from cmo.domain.windows import (
     QUALITY,
     TIMEOUT_RATE,
     TIMEOUTS,
+    Aggregation,
     Sample,
     WindowAccumulator,
     WindowKey,
@@ -99,6 +101,8 @@ def test_sketch_edges_and_serialization() -> None:
     sketch = empty.add_all([0.0, 1.5, 3.0, 3.0, 1e6])
     assert QuantileSketch.from_bytes(sketch.to_bytes()) == sketch
     assert QuantileSketch.from_dict(json.loads(json.dumps(sketch.to_dict()))) == sketch
+    with pytest.raises(ValueError):
+        QuantileSketch.from_dict({"relative_accuracy": 0.01, "zero_count": 0, "bins": [[3, -1]]})
 
 
 # --- window ranges -------------------------------------------------------------------------
@@ -172,21 +176,20 @@ AGGREGATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("aggregation", "samples", "expected"),
+@pytest.mark.parametrize(("agg", "samples", "expected"),
                          [row[1:] for row in AGGREGATIONS], ids=[row[0] for row in AGGREGATIONS])
-def test_aggregation(aggregation: object, samples: list[Sample], expected: object) -> None:
-    agg = aggregation
-    state = agg.initialize()  # type: ignore[attr-defined]
+def test_aggregation(agg: Aggregation[Any, Any], samples: list[Sample], expected: object) -> None:
+    state = agg.initialize()
     for sample in samples:
-        state = agg.agg(state, sample)  # type: ignore[attr-defined]
-    assert approx_or_none(agg.result(state), expected)  # type: ignore[attr-defined]
+        state = agg.agg(state, sample)
+    assert approx_or_none(agg.result(state), expected)
     # Merging the states of two halves gives the same result.
-    left, right = agg.initialize(), agg.initialize()  # type: ignore[attr-defined]
+    left, right = agg.initialize(), agg.initialize()
     for sample in samples[: len(samples) // 2]:
-        left = agg.agg(left, sample)  # type: ignore[attr-defined]
+        left = agg.agg(left, sample)
     for sample in samples[len(samples) // 2:]:
-        right = agg.agg(right, sample)  # type: ignore[attr-defined]
-    assert agg.result(agg.merge(left, right)) == agg.result(state)  # type: ignore[attr-defined]
+        right = agg.agg(right, sample)
+    assert agg.result(agg.merge(left, right)) == agg.result(state)
 
 
 def test_accumulator_summary_and_merge_equals_sequential_add() -> None:
