@@ -78,6 +78,15 @@ class Settings(BaseSettings):
 
     # History and ops
     clickhouse_url: str | None = None
+    cmo_alert_webhook_url: SecretStr | None = None   # Slack-style incoming webhook (a secret URL)
+    cmo_alert_smtp_host: str | None = None
+    cmo_alert_smtp_port: int = Field(587, ge=1, le=65535)
+    cmo_alert_smtp_starttls: bool = True
+    cmo_alert_smtp_user: str | None = None
+    cmo_alert_smtp_password: SecretStr | None = None
+    cmo_alert_email_from: str | None = None
+    cmo_alert_email_to: str | None = None             # comma-separated
+    cmo_alert_min_severity: Literal["info", "warning", "critical"] = "warning"
     cmo_control_key: SecretStr | None = None
 
     @property
