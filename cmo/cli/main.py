@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cmo.cli import broker_cmd, config_cmd, flags_cmd, schemas_cmd, topics_cmd
+from cmo.cli import broker_cmd, config_cmd, flags_cmd, schemas_cmd, topics_cmd, workers_cmd
 from cmo.cli.common import err_console, setup_logging
 from cmo.cli.demo_cmd import demo
 from cmo.cli.eval_cmd import eval_command
@@ -20,6 +20,7 @@ app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(schemas_cmd.app, name="schemas")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(flags_cmd.app, name="flags")
+app.add_typer(workers_cmd.app, name="workers")
 app.command()(flags_cmd.rollback)
 app.command()(demo)
 app.command()(ingest)
