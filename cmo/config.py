@@ -78,6 +78,7 @@ class Settings(BaseSettings):
 
     # History and ops
     clickhouse_url: str | None = None
+    cmo_workers_base_port: int = Field(6066, ge=1024, le=65000)  # worker health ports count up from here
     cmo_alert_webhook_url: SecretStr | None = None   # Slack-style incoming webhook (a secret URL)
     cmo_alert_smtp_host: str | None = None
     cmo_alert_smtp_port: int = Field(587, ge=1, le=65535)

@@ -44,12 +44,16 @@ class WorkerManager:
 
     def _names(self, kinds: list[str], instances: int) -> list[tuple[str, str, int]]:
         out = []
-        for k_index, kind in enumerate(kinds):
+        for kind in kinds:
             if kind not in KINDS:
                 raise CMOError(f"unknown worker {kind!r}; known: {', '.join(KINDS)}")
             for i in range(instances):
-                out.append((f"{kind}-{i}", kind, self.base_port + k_index * 10 + i))
+                out.append((f"{kind}-{i}", kind, self.port_of(kind, i)))
         return out
+
+    def port_of(self, kind: str, instance: int) -> int:
+        """Health port of a worker: ten per kind, counted up from the base port."""
+        return self.base_port + KINDS.index(kind) * 10 + instance
 
     def start(self, kinds: list[str], instances: int = 1, timeout: float = 60.0) -> list[WorkerStatus]:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +102,7 @@ class WorkerManager:
         for pid_file in sorted(self.dir.glob("*.pid")):
             name = pid_file.stem
             kind, _, index = name.rpartition("-")
-            port = self.base_port + KINDS.index(kind) * 10 + int(index) if kind in KINDS else 0
+            port = self.port_of(kind, int(index)) if kind in KINDS and index.isdigit() else 0
             out.append(self.status_of(name, port))
         return out
 

@@ -11,6 +11,11 @@ from cmo.cli.common import console, settings
 app = typer.Typer(help="Run the Faust workers (quality, metrics, controllers, alerts).", no_args_is_help=True)
 
 
+def _manager() -> WorkerManager:
+    s = settings()
+    return WorkerManager(s.cmo_home, s.cmo_workers_base_port)
+
+
 def _table(states: list[WorkerStatus]) -> None:
     table = Table("worker", "pid", "running", "healthy", "health endpoint", "log")
     for s in states:
@@ -24,20 +29,20 @@ def start(kinds: list[str] = typer.Argument(None, help=f"Which ({', '.join(KINDS
           instances: int = typer.Option(1, help="Processes per kind (they share the partitions)."),
           timeout: float = typer.Option(90.0, help="Seconds to wait until every worker is healthy.")) -> None:
     """Start workers in the background (idempotent) and wait until they report healthy."""
-    _table(WorkerManager(settings().cmo_home).start(list(kinds or KINDS), instances, timeout))
+    _table(_manager().start(list(kinds or KINDS), instances, timeout))
 
 
 @app.command()
 def stop() -> None:
     """Stop every worker started by `cmo workers start`."""
-    stopped = WorkerManager(settings().cmo_home).stop()
+    stopped = _manager().stop()
     console.print(f"stopped: {', '.join(stopped) or 'none were running'}")
 
 
 @app.command()
 def status() -> None:
     """Running and health state of each worker; exits 1 when one is down."""
-    states = WorkerManager(settings().cmo_home).status()
+    states = _manager().status()
     _table(states)
     if not states or not all(s.running and s.healthy for s in states):
         raise typer.Exit(1)

@@ -1,0 +1,391 @@
+"""Metrics agent: windowed serving metrics per backend, published as ``WindowMetrics``.
+
+One Faust app (one consumer group), three stages:
+
+1. *ingest* agents on ``<prefix>.responses``, ``<prefix>.quality`` and ``<prefix>.costs``
+   decode each record (undecodable ones go to ``<topic>.dlq``, see
+   :class:`processors.faust_app.EventDecoder`), turn the event into a
+   :class:`~cmo.domain.windows.Sample` and forward it, keyed by backend, to the internal
+   topic ``<app_id>-samples`` (declared by Faust with the same partition count), so
+   one worker owns all of a backend's samples whatever partition the event arrived on;
+2. the *aggregate* agent folds each sample into the backend's
+   :class:`~cmo.domain.windows.WindowStore`, held in the table ``windows`` (changelog
+   ``<app_id>-windows-changelog``; key: backend bytes, value: :meth:`BackendState.to_dict`),
+   so a restarted worker recovers its open windows;
+3. a timer closes windows on wall-clock time (``end + grace_ms <= now``), also when no later
+   event arrives, publishes one ``WindowMetrics`` per closed window (``correlation_id`` =
+   backend, ``service`` = ``processors``) and stores what is left.
+
+What counts. Responses: latency, ``error is not None`` and ``error_kind == "timeout"``; shadow
+responses (``is_shadow``) are not served to users and are left out. Quality scores and costs
+count for their backend whether the call served or shadowed (neither event says, and a
+shadow call's cost is real spend). Variants are not tracked yet: ``RoutingDecision`` carries
+them and would have to be joined on ``correlation_id``; every sample has ``variant=None``.
+
+Delivery. Faust runs at-least-once: after a crash, records after the last committed offset
+are processed again, so ingest may forward a sample twice and the aggregator may read a
+sample twice. Every sample carries its source position (topic, partition, offset) and the
+backend's table record keeps, next to its windows, the highest offset applied per source
+partition: one changelog record holds both, so a sample is applied exactly once (samples of
+one source partition reach the aggregator in offset order). ``processing_guarantee=
+"exactly_once"`` is not used: Faust binds one transactional producer to each *partition
+number* and commits it only when input offsets of that partition advance, so a sample
+forwarded to another partition stays invisible (read_committed) until that partition sees
+input, or is aborted by the broker at the transaction timeout (a lone event never produced
+its ``WindowMetrics`` in a test with exactly_once). ``WindowMetrics`` are published before
+the table stores the close: a crash in between publishes the window again after restart,
+with the same ``event_id`` (a UUID5 of app, backend, variant, kind and bounds), so
+consumers deduplicate it. A sample for an already closed window is dropped and counted in
+``WindowStore.late``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import faust
+from faust.types import AgentT, EventT, TableT, TopicT
+
+from cmo.adapters.avro import EventSerializer
+from cmo.adapters.factory import make_producer, make_serializer
+from cmo.adapters.publisher import DurableProducer
+from cmo.config import Settings
+from cmo.domain.windows import (
+    Sample,
+    WindowKey,
+    WindowSpec,
+    WindowStore,
+    WindowSummary,
+    metrics_fields,
+)
+from cmo.events import CostRecorded, Event, QualityScored, ResponseGenerated, WindowMetrics
+from processors.faust_app import DEFAULT_WEB_PORT, EventDecoder, create_app, event_topic
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "processors"
+DEFAULT_APP_ID = "cmo-metrics"
+TABLE_NAME = "windows"
+SAMPLES_SUFFIX = "samples"
+DEFAULT_SPECS = (WindowSpec("tumbling", 10_000), WindowSpec("hopping", 60_000, 10_000))
+DEFAULT_GRACE_MS = 2_000
+DEFAULT_TICK_S = 1.0
+_SOURCES: tuple[type[Event], ...] = (ResponseGenerated, QualityScored, CostRecorded)
+_IDS = uuid.UUID("6f1d2c3e-8a47-4b0e-9d51-3c2f7e9a1b84")  # namespace of WindowMetrics ids
+
+
+# -- pure logic ---------------------------------------------------------------------------
+def sample_for(event: Event) -> Sample | None:
+    """The sample an event contributes, or ``None`` (shadow responses, other events).
+
+    Raises:
+        ValueError: the event carries an impossible value (negative or infinite latency).
+    """
+    if isinstance(event, ResponseGenerated):
+        if event.is_shadow:
+            return None
+        return Sample(backend=event.backend, timestamp_ms=event.event_time,
+                      latency_ms=event.latency_ms, error=event.error is not None,
+                      timeout=event.error_kind == "timeout")
+    if isinstance(event, QualityScored):
+        return Sample(backend=event.backend, timestamp_ms=event.event_time,
+                      quality=event.composite)
+    if isinstance(event, CostRecorded):
+        return Sample(backend=event.backend, timestamp_ms=event.event_time, cost_usd=event.usd)
+    return None
+
+
+@dataclass(frozen=True)
+class SourcePosition:
+    """Where the event behind a sample was read: ``topic[partition]@offset``."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def tp(self) -> str:
+        return f"{self.topic}[{self.partition}]"
+
+
+def encode_sample(sample: Sample, source: SourcePosition) -> bytes:
+    """The samples-topic value: JSON of the sample and its source position."""
+    return json.dumps({"sample": asdict(sample), "source": asdict(source)},
+                      separators=(",", ":")).encode()
+
+
+def decode_sample(data: bytes | None) -> tuple[Sample, SourcePosition]:
+    """Inverse of :func:`encode_sample`.
+
+    Raises:
+        ValueError: not a sample record.
+    """
+    try:
+        body = json.loads(data or b"")
+        return Sample(**body["sample"]), SourcePosition(**body["source"])
+    except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a metrics sample: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class BackendState:
+    """One backend's table record: its windows and the source offsets already applied.
+
+    ``partition``: the samples-topic partition the backend lives on (the timer closes only
+    backends of partitions this worker actively owns). ``applied``: highest offset applied
+    per source partition (``topic[partition]``), the guard against double counting.
+    """
+
+    partition: int
+    store: WindowStore
+    applied: Mapping[str, int] = field(default_factory=dict)
+
+    def add(self, sample: Sample, source: SourcePosition) -> BackendState | None:
+        """The state with the sample added; ``None`` if that source offset was applied."""
+        if source.offset <= self.applied.get(source.tp, -1):
+            return None
+        return replace(self, store=self.store.add(sample),
+                       applied={**self.applied, source.tp: source.offset})
+
+    def close_due(self, now_ms: int, grace_ms: int
+                  ) -> tuple[list[tuple[WindowKey, WindowSummary]], BackendState]:
+        closed, store = self.store.close_due(now_ms, grace_ms)
+        return closed, replace(self, store=store)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"partition": self.partition, "store": self.store.to_dict(),
+                "applied": dict(self.applied)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], specs: Iterable[WindowSpec]) -> BackendState:
+        return cls(int(data["partition"]), WindowStore.from_dict(data["store"], specs),
+                   {str(k): int(v) for k, v in data["applied"].items()})
+
+
+def metrics_event_id(app_id: str, key: WindowKey) -> str:
+    """Deterministic id of a window's ``WindowMetrics``: a re-publication has the same id."""
+    name = f"{app_id}/{key.backend}/{key.variant or ''}/{key.window_kind}/{key.start}/{key.end}"
+    return str(uuid.uuid5(_IDS, name))
+
+
+def window_metrics(key: WindowKey, summary: WindowSummary, *, app_id: str,
+                   now_ms: int) -> WindowMetrics:
+    """The ``WindowMetrics`` event of a closed window, keyed by backend."""
+    return WindowMetrics(event_id=metrics_event_id(app_id, key), event_time=now_ms,
+                         correlation_id=key.backend, service=SERVICE,
+                         **metrics_fields(key, summary))
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# -- the handler (no Faust) ---------------------------------------------------------------
+class WindowAggregator:
+    """Applies samples to table records and closes their due windows; records are dicts."""
+
+    def __init__(self, producer: DurableProducer, *, app_id: str,
+                 specs: Iterable[WindowSpec] = DEFAULT_SPECS, grace_ms: int = DEFAULT_GRACE_MS,
+                 clock: Callable[[], int] = _now_ms) -> None:
+        self.producer = producer
+        self.app_id = app_id
+        self.specs = tuple(specs)
+        self.grace_ms = grace_ms
+        self.clock = clock
+        WindowStore(self.specs).close_due(0, grace_ms)  # validates specs and grace now
+        self.applied = 0
+        self.duplicates = 0
+        self.published = 0
+
+    def add(self, record: Mapping[str, Any] | None, sample: Sample, source: SourcePosition,
+            partition: int) -> dict[str, Any] | None:
+        """The backend's new record, or ``None`` when the sample was already applied."""
+        state = (BackendState(partition, WindowStore(self.specs)) if record is None
+                 else BackendState.from_dict(record, self.specs))
+        late = state.store.late
+        updated = state.add(sample, source)
+        if updated is None:
+            self.duplicates += 1
+            logger.debug("skipping duplicate sample of %s@%s", source.tp, source.offset)
+            return None
+        if updated.store.late > late:
+            logger.info("late sample for %s from %s@%s (ts %s) missed closed windows",
+                        sample.backend, source.tp, source.offset, sample.timestamp_ms)
+        self.applied += 1
+        return updated.to_dict()
+
+    def close(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Publish a ``WindowMetrics`` per due window; the record to store (``None``: none due)."""
+        now = self.clock()
+        closed, state = BackendState.from_dict(record, self.specs).close_due(now, self.grace_ms)
+        if not closed:
+            return None
+        for key, summary in closed:
+            self.producer.publish(window_metrics(key, summary, app_id=self.app_id, now_ms=now))
+            logger.info("closed %s window [%s, %s) of %s: %d requests, %d errors, %d timeouts",
+                        key.window_kind, key.start, key.end, key.backend, summary.requests,
+                        summary.errors, summary.timeouts)
+        self.published += len(closed)
+        return state.to_dict()
+
+
+# -- the Faust adapter --------------------------------------------------------------------
+@dataclass(frozen=True)
+class MetricsAgent:
+    """What :func:`register_metrics_agent` added to the app."""
+
+    ingest: tuple[AgentT[bytes], ...]
+    aggregate: AgentT[bytes]
+    samples: TopicT
+    table: TableT[bytes, Any]
+    aggregator: WindowAggregator
+
+
+def samples_topic_name(app_id: str) -> str:
+    """The internal repartition topic: ``<app_id>-samples`` (one per app)."""
+    return f"{app_id}-{SAMPLES_SUFFIX}"
+
+
+def _position(event: EventT[Any]) -> SourcePosition:
+    message = event.message
+    return SourcePosition(message.topic, message.partition, message.offset)
+
+
+def register_metrics_agent(app: faust.App, settings: Settings, producer: DurableProducer, *,
+                           specs: Iterable[WindowSpec] = DEFAULT_SPECS,
+                           grace_ms: int = DEFAULT_GRACE_MS, tick_s: float = DEFAULT_TICK_S,
+                           clock: Callable[[], int] = _now_ms,
+                           serializer: EventSerializer | None = None) -> MetricsAgent:
+    """Add the metrics pipeline (ingest agents, aggregate agent, table, timer) to ``app``.
+
+    Args:
+        app: from :func:`processors.faust_app.create_app`; its id names the internal topics.
+        settings: topic prefix and partitions (the samples topic gets as many).
+        producer: publishes ``WindowMetrics`` and dead letters; the caller closes it after
+            the worker stopped.
+        specs: the window kinds (unique ``kind`` names); default tumbling 10 s and hopping
+            60 s every 10 s.
+        grace_ms: a window closes at wall-clock ``end + grace_ms``.
+        tick_s: how often the timer looks for due windows.
+        clock: wall clock in epoch ms (tests pass their own).
+        serializer: decodes source events; defaults to :func:`make_serializer`.
+    """
+    app_id = str(app.conf.id)
+    decoder = EventDecoder(serializer or make_serializer(settings), producer,
+                           settings.kafka_topic_prefix)
+    aggregator = WindowAggregator(producer, app_id=app_id, specs=specs, grace_ms=grace_ms,
+                                  clock=clock)
+    samples = app.topic(samples_topic_name(app_id), internal=True,
+                        partitions=settings.kafka_partitions, key_type=bytes, value_type=bytes,
+                        key_serializer="raw", value_serializer="raw")
+    # use_partitioner: the changelog partition of a key is its hash, as on the samples
+    # topic (same raw key bytes, same partitioner), so the timer may write it too.
+    table: TableT[bytes, Any] = app.Table(
+        TABLE_NAME, default=None, partitions=settings.kafka_partitions,
+        key_type=bytes, value_type=None,  # Faust: bytes -> raw codec, None -> json
+        use_partitioner=True, help="open metric windows per backend")
+
+    async def forward(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            current = stream.current_event
+            assert current is not None
+            event = decoder.decode(value, current)
+            if event is None:
+                continue
+            try:
+                sample = sample_for(event)
+            except ValueError as exc:
+                decoder._dead_letter(current, value or b"", exc)  # same policy as decoding
+                continue
+            if sample is not None:
+                await samples.send(key=sample.backend.encode(),
+                                   value=encode_sample(sample, _position(current)))
+
+    async def aggregate(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            current = stream.current_event
+            assert current is not None
+            try:
+                sample, source = decode_sample(value)
+            except ValueError as exc:  # our own topic: a bug, not bad input; keep going
+                where = _position(current)
+                logger.error("skipping %s@%s: %s", where.tp, where.offset, exc)
+                continue
+            key = sample.backend.encode()
+            record = aggregator.add(table.get(key), sample, source, current.message.partition)
+            if record is not None:
+                table[key] = record
+
+    async def close_windows() -> None:
+        if app.rebalancing or app.in_recovery:
+            return
+        owned = {tp.partition for tp in app.assignor.assigned_actives()
+                 if tp.topic == samples.get_topic_name()}
+        for key, record in list(table.items()):
+            if record is None or int(record["partition"]) not in owned:
+                continue
+            try:
+                remaining = aggregator.close(record)
+            except Exception:  # one backend's failure must not stop the others
+                logger.exception("closing the windows of %s failed; retrying next tick", key)
+                continue
+            if remaining is not None:
+                table[key] = remaining
+
+    ingest = tuple(app.agent(event_topic(app, settings, source), name=f"metrics-{source.stream}")
+                   (forward) for source in _SOURCES)
+    aggregate_agent: AgentT[bytes] = app.agent(samples, name="metrics-windows")(aggregate)
+    app.timer(tick_s, name="metrics-close-windows")(close_windows)
+    logger.info("metrics agent registered: %s -> %s, windows %s, grace %d ms, tick %.2f s",
+                ", ".join(topic_name_of(a) for a in ingest), samples.get_topic_name(),
+                ", ".join(_describe(s) for s in aggregator.specs), grace_ms, tick_s)
+    return MetricsAgent(ingest, aggregate_agent, samples, table, aggregator)
+
+
+def topic_name_of(agent: AgentT[bytes]) -> str:
+    """The topic an agent consumes (for logs)."""
+    channel = agent.channel
+    return channel.get_topic_name() if isinstance(channel, TopicT) else str(channel)
+
+
+def _describe(spec: WindowSpec) -> str:
+    if spec.step_ms is None:
+        return f"{spec.kind} {spec.size_ms} ms"
+    return f"{spec.kind} {spec.size_ms} ms every {spec.step_ms} ms"
+
+
+def window_specs(tumbling_ms: int, hopping_ms: int, hop_ms: int) -> tuple[WindowSpec, ...]:
+    """Tumbling ``tumbling_ms`` and hopping ``hopping_ms`` every ``hop_ms`` (0 = leave out)."""
+    specs = [WindowSpec("tumbling", tumbling_ms)] if tumbling_ms else []
+    if hopping_ms:
+        specs.append(WindowSpec("hopping", hopping_ms, hop_ms))
+    if not specs:
+        raise ValueError("at least one window kind is needed")
+    return tuple(specs)
+
+
+def run_metrics(settings: Settings, *, app_id: str = DEFAULT_APP_ID,
+                web_port: int | None = None, loglevel: str = "info",
+                specs: Iterable[WindowSpec] = DEFAULT_SPECS, grace_ms: int = DEFAULT_GRACE_MS,
+                tick_s: float = DEFAULT_TICK_S, **faust_overrides: Any) -> None:
+    """Run the metrics worker until a signal stops it (raises SystemExit when done).
+
+    ``faust_overrides`` go to :func:`processors.faust_app.create_app` (e.g.
+    ``broker_session_timeout``, ``broker_commit_interval``).
+    """
+    app = create_app(settings, app_id, web_enabled=web_port is not None,
+                     web_port=web_port or DEFAULT_WEB_PORT, **faust_overrides)
+    producer = make_producer(settings, "metrics")  # its own outbox file
+    try:
+        register_metrics_agent(app, settings, producer, specs=specs, grace_ms=grace_ms,
+                               tick_s=tick_s)
+        faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+    finally:
+        left = producer.close()
+        logger.info("metrics worker stopped (%d events left in the outbox)", left)
