@@ -27,7 +27,7 @@ from cmo.config import Settings, load_settings
 from cmo.exceptions import CMOError
 from cmo.quality.factory import make_scorer, model_config
 from cmo.quality.model import QualityScorer
-from processors import controller_agent, metrics_agent
+from processors import controller_agent, metrics_agent, rollout_agent
 from processors.alert_agent import register_alert_agent
 from processors.alert_delivery import AlertDispatcher, sinks_from
 from processors.budget_agent import register_budget_agent
@@ -133,6 +133,7 @@ def _add_controllers_parser(sub: argparse._SubParsersAction[argparse.ArgumentPar
                              help="serve Faust's web/health endpoints on 127.0.0.1:PORT")
     controllers.add_argument("--loglevel", default="info")
     controller_agent.add_controller_arguments(controllers)
+    rollout_agent.add_rollout_arguments(controllers)
 
 
 def _run_controllers(settings: Settings, args: argparse.Namespace) -> None:
@@ -147,6 +148,9 @@ def _run_controllers(settings: Settings, args: argparse.Namespace) -> None:
             app, settings, producer, breaker_config=controller_agent.breaker_config_from(args),
             tick_interval_s=args.tick_interval, dry_run=args.dry_run)
         register_budget_agent(app, settings, producer, dry_run=args.dry_run)
+        rollout_agent.register_rollout_agent(
+            app, settings, producer, rollout_agent.rollout_config_from(args),
+            tick_interval_s=args.tick_interval, dry_run=args.dry_run)
         faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
     finally:
         left = producer.close()

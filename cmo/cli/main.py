@@ -11,6 +11,7 @@ from cmo.cli.common import err_console, setup_logging
 from cmo.cli.demo_cmd import demo
 from cmo.cli.eval_cmd import eval_command
 from cmo.cli.kb_cmd import ask, documents_app, ingest, serve
+from cmo.cli.replay_cmd import replay_command
 from cmo.exceptions import CMOError
 
 app = typer.Typer(help="Clinical Metabolomics Oracle: cited answers, event-sourced on Kafka.",
@@ -27,6 +28,7 @@ app.command()(ingest)
 app.command()(ask)
 app.command()(serve)
 app.command("eval")(eval_command)
+app.command("replay")(replay_command)
 app.add_typer(documents_app, name="documents")
 
 
