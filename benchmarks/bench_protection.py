@@ -75,6 +75,11 @@ def main() -> None:
         try:
             time.sleep(8)  # workers join their groups
             run(bootstrap, prefix, ser, producer, args.events)
+            if os.environ.get("BENCH_SHOW_LOGS"):
+                for log in ("metrics.log", "controllers.log"):
+                    text = (home / log).read_text(errors="replace")
+                    i = text.find("Traceback")
+                    print(f"--- {log}\n" + (text[i:i + 4000] if i >= 0 else text[-2000:]))
         finally:
             producer.close(5)
             for p in procs:
