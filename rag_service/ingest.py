@@ -150,8 +150,7 @@ class IngestService:
 
     def _shared(self, doc_id: str, path: str) -> bool:
         """Another path holds identical content (same doc_id): keep the stored document."""
-        return any(r.doc_id == doc_id and r.path != path and r.status == "indexed"
-                   for r in self.manifest.all())
+        return any(other != path for other in self.manifest.indexed_paths(doc_id))
 
     def _fail(self, path: str, digest: str, reason: str, report: IngestReport, started: float) -> None:
         record = DocumentRecord(doc_id="doc-" + digest[:16] if digest else "doc-unreadable",

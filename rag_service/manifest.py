@@ -85,6 +85,13 @@ class Manifest:
                 "ORDER BY status = 'indexed' DESC LIMIT 1", (doc_id_or_path, doc_id_or_path)).fetchone()
         return self._record(row) if row else None
 
+    def indexed_paths(self, doc_id: str) -> list[str]:
+        """Paths whose content is indexed as ``doc_id`` (identical files share a document)."""
+        with self._lock:
+            rows = self._db.execute("SELECT path FROM documents WHERE doc_id = ? AND status = 'indexed'",
+                                    (doc_id,)).fetchall()
+        return [str(r[0]) for r in rows]
+
     def known(self) -> dict[str, Known]:
         return {r.path: Known(r.doc_id, r.content_hash, r.status) for r in self.all()}
 

@@ -9,14 +9,11 @@ with its state. Workers are stopped with SIGTERM in ``finally`` blocks.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,54 +28,22 @@ from cmo.domain.flags import FlagContext, FlagState, route
 from cmo.events import Alert, ControlCommand, ControllerDecision, CostRecorded, WindowMetrics
 from cmo.topics import topic_name
 from tests.integration.helpers import consume_events
+from tests.integration.worker_process import Worker, spawn, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
-REPO = Path(__file__).resolve().parents[2]
 KEY = "controller-test-signing-key"
 USER = FlagContext(user_id="user-42")
-STOP_TIMEOUT_S = 30.0
 
 
-@dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        """SIGTERM, wait for a clean exit (kill after STOP_TIMEOUT_S); returns the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return int(self.process.returncode)
-
-
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KAFKA_", "CMO_", "LIGHTRAG_"))}
-    env.update(KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-               KAFKA_TOPIC_PREFIX=settings.kafka_topic_prefix,
-               KAFKA_PARTITIONS=str(settings.kafka_partitions),
-               KAFKA_MESSAGE_TIMEOUT_MS=str(settings.kafka_message_timeout_ms),
-               CMO_HOME=str(settings.cmo_home), PYTHONPATH=str(REPO), **extra)
-    return env
+_env = worker_env
 
 
 def _start(settings: Settings, log: Path, *args: str, **env: str) -> Worker:
     cmd = [sys.executable, "-m", "processors", "controllers",
            "--app-id", f"{settings.kafka_topic_prefix}-controllers", "--tick-interval", "0.2",
            *args]
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, env=_env(settings, CMO_CONTROL_KEY=KEY, **env),
-                                   cwd=log.parent, stdout=out, stderr=subprocess.STDOUT)
-    return Worker(process, log)
+    return spawn(cmd, _env(settings, CMO_CONTROL_KEY=KEY, **env), log)
 
 
 @pytest.fixture

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,11 +29,10 @@ from cmo.events import Citation, QualityScored, ResponseGenerated
 from cmo.quality.model import Passage, QualityScore, make_score
 from cmo.topics import dlq_name, topic_name
 from tests.integration.helpers import consume_events, consume_raw
+from tests.integration.worker_process import Worker, spawn, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
-REPO = Path(__file__).resolve().parents[2]
-STOP_TIMEOUT_S = 30.0
 
 
 class StandInScorer:
@@ -84,51 +80,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class Worker:
-    """A worker subprocess and its log file."""
-
-    process: subprocess.Popen[bytes]
-    log: Path
-    app_id: str
-    web_port: int | None
-
-    @property
-    def dead(self) -> bool:
-        """The worker exited on its own (crashed): stop waiting for its output."""
-        return self.process.poll() is not None
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        """SIGTERM, wait for a clean exit (kill after STOP_TIMEOUT_S); returns the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return int(self.process.returncode)
-
-
-def _worker_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "CMO_"))}
-    env.update(KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-               KAFKA_TOPIC_PREFIX=settings.kafka_topic_prefix,
-               KAFKA_PARTITIONS=str(settings.kafka_partitions),
-               KAFKA_MESSAGE_TIMEOUT_MS=str(settings.kafka_message_timeout_ms),
-               CMO_HOME=str(settings.cmo_home), PYTHONPATH=str(REPO), **extra)
-    return env
-
-
-def _start(cmd: list[str], env: dict[str, str], log: Path, app_id: str,
-           web_port: int | None) -> Worker:
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, env=env, cwd=log.parent, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    return Worker(process, log, app_id, web_port)
+_worker_env = worker_env
+_start = spawn
 
 
 def _wait_for_web(worker: Worker, timeout: float = 30.0) -> bytes:

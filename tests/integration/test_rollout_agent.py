@@ -9,9 +9,6 @@ plus the ControllerDecision / Alert topics. Workers are stopped with SIGTERM in 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -31,44 +28,20 @@ from cmo.domain.rollout_metrics import CANARY
 from cmo.events import Alert, ControlCommand, ControllerDecision, WindowMetrics
 from cmo.topics import topic_name
 from tests.integration.helpers import consume_events
+from tests.integration.worker_process import Worker, spawn, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
-REPO = Path(__file__).resolve().parents[2]
 KEY = "rollout-test-signing-key"
 ACTOR = "controller:rollout"
 
 
-class Worker:
-    def __init__(self, settings: Settings, log: Path) -> None:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("KAFKA_", "CMO_", "LIGHTRAG_"))}
-        env.update(KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-                   KAFKA_TOPIC_PREFIX=settings.kafka_topic_prefix,
-                   KAFKA_PARTITIONS=str(settings.kafka_partitions),
-                   KAFKA_MESSAGE_TIMEOUT_MS=str(settings.kafka_message_timeout_ms),
-                   CMO_HOME=str(settings.cmo_home), PYTHONPATH=str(REPO), CMO_CONTROL_KEY=KEY)
-        cmd = [sys.executable, "-m", "processors", "controllers",
-               "--app-id", f"{settings.kafka_topic_prefix}-controllers",
-               "--tick-interval", "0.2", "--rollout-stages", "10,50,100",
-               "--rollout-interval-ms", "1000"]
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(cmd, env=env, cwd=log.parent, stdout=out,
-                                            stderr=subprocess.STDOUT)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return int(self.process.returncode)
+def start_worker(settings: Settings, log: Path) -> Worker:
+    cmd = [sys.executable, "-m", "processors", "controllers",
+           "--app-id", f"{settings.kafka_topic_prefix}-controllers",
+           "--tick-interval", "0.2", "--rollout-stages", "10,50,100",
+           "--rollout-interval-ms", "1000"]
+    return spawn(cmd, worker_env(settings, CMO_CONTROL_KEY=KEY), log)
 
 
 @pytest.fixture
@@ -84,7 +57,7 @@ def control(settings: Settings, serializer: SingleObjectSerializer) -> Iterator[
 
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path) -> Iterator[Worker]:
-    process = Worker(settings, tmp_path / "controllers.log")
+    process = start_worker(settings, tmp_path / "controllers.log")
     try:
         yield process
     finally:
