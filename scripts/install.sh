@@ -31,6 +31,11 @@ Install them (e.g. 'apt-get install openjdk-17-jre-headless maven'), or run Kafk
   docker compose -f infra/docker-compose.yml up -d kafka   and set KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092"
 fi
 
+# --- Debian's Chromium for the browser tests (Playwright drives it; no browser download) ---
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium || say "warning: /usr/bin/chromium missing; the browser tests will be skipped"
+fi
+
 # --- Python environment -------------------------------------------------------------
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python 3.11+ is required (found $("$PY" --version))"
 if [ ! -x .venv/bin/python ]; then
