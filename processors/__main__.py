@@ -112,6 +112,11 @@ def _add_metrics_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                          help="close a window at wall-clock end + grace (default %(default)s)")
     metrics.add_argument("--tick-s", type=float, default=metrics_agent.DEFAULT_TICK_S,
                          help="how often to look for due windows (default %(default)s)")
+    metrics.add_argument("--ab-interval-s", type=float, default=30.0,
+                         help="how often to analyse the A/B experiment (default %(default)s)")
+    metrics.add_argument("--ab-min-samples", type=int, default=100,
+                         help="no A/B winner before this many samples per variant and test "
+                              "(default %(default)s)")
 
 
 def _run_metrics(settings: Settings, args: argparse.Namespace) -> None:
@@ -121,7 +126,8 @@ def _run_metrics(settings: Settings, args: argparse.Namespace) -> None:
         raise SystemExit(f"error: {exc}") from None
     metrics_agent.run_metrics(settings, app_id=args.app_id, web_port=args.web_port,
                               loglevel=args.loglevel, specs=specs, grace_ms=args.grace_ms,
-                              tick_s=args.tick_s)
+                              tick_s=args.tick_s, ab_interval_s=args.ab_interval_s,
+                              ab_min_samples=args.ab_min_samples)
 
 
 def _add_controllers_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,8 +19,10 @@ One Faust app (one consumer group), three stages:
 What counts. Responses: latency, ``error is not None`` and ``error_kind == "timeout"``; shadow
 responses (``is_shadow``) are not served to users and are left out. Quality scores and costs
 count for their backend whether the call served or shadowed (neither event says, and a
-shadow call's cost is real spend). Variants are not tracked yet: ``RoutingDecision`` carries
-them and would have to be joined on ``correlation_id``; every sample has ``variant=None``.
+shadow call's cost is real spend). Per rollout variant: the router stamps the routing
+decision's ``variant`` on the response and cost events (the quality worker copies it from the
+response), so a sample with a variant counts in its backend's windows *and* in its
+``(backend, variant)`` windows, each closed as its own ``WindowMetrics``.
 
 Delivery. Faust runs at-least-once: after a crash, records after the last committed offset
 are processed again, so ingest may forward a sample twice and the aggregator may read a
@@ -46,7 +48,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import faust
@@ -56,6 +58,7 @@ from cmo.adapters.avro import EventSerializer
 from cmo.adapters.factory import make_producer, make_serializer
 from cmo.adapters.publisher import DurableProducer
 from cmo.config import Settings
+from cmo.domain.ab_analysis import ABConfig
 from cmo.domain.windows import (
     Sample,
     WindowKey,
@@ -77,6 +80,8 @@ DEFAULT_SPECS = (WindowSpec("tumbling", 10_000), WindowSpec("hopping", 60_000, 1
 DEFAULT_GRACE_MS = 2_000
 DEFAULT_TICK_S = 1.0
 _SOURCES: tuple[type[Event], ...] = (ResponseGenerated, QualityScored, CostRecorded)
+EXPERIMENT_KEY = b"lightrag"
+"""Key of the A/B samples: one experiment, the variants of the LightRAG routing flag."""
 _IDS = uuid.UUID("6f1d2c3e-8a47-4b0e-9d51-3c2f7e9a1b84")  # namespace of WindowMetrics ids
 
 
@@ -90,14 +95,15 @@ def sample_for(event: Event) -> Sample | None:
     if isinstance(event, ResponseGenerated):
         if event.is_shadow:
             return None
-        return Sample(backend=event.backend, timestamp_ms=event.event_time,
-                      latency_ms=event.latency_ms, error=event.error is not None,
-                      timeout=event.error_kind == "timeout")
+        return Sample(backend=event.backend, variant=event.variant,
+                      timestamp_ms=event.event_time, latency_ms=event.latency_ms,
+                      error=event.error is not None, timeout=event.error_kind == "timeout")
     if isinstance(event, QualityScored):
-        return Sample(backend=event.backend, timestamp_ms=event.event_time,
-                      quality=event.composite)
+        return Sample(backend=event.backend, variant=event.variant,
+                      timestamp_ms=event.event_time, quality=event.composite)
     if isinstance(event, CostRecorded):
-        return Sample(backend=event.backend, timestamp_ms=event.event_time, cost_usd=event.usd)
+        return Sample(backend=event.backend, variant=event.variant,
+                      timestamp_ms=event.event_time, cost_usd=event.usd)
     return None
 
 
@@ -115,22 +121,65 @@ class SourcePosition:
 
 
 def encode_sample(sample: Sample, source: SourcePosition) -> bytes:
-    """The samples-topic value: JSON of the sample and its source position."""
-    return json.dumps({"sample": asdict(sample), "source": asdict(source)},
-                      separators=(",", ":")).encode()
+    """The samples-topic value of one sample (see :func:`encode_samples`)."""
+    return encode_samples([(sample, source)])
+
+
+def encode_samples(items: Iterable[tuple[Sample, SourcePosition]]) -> bytes:
+    """The samples-topic value: a JSON list with one row per sample, its fields then its
+    source position (one message per backend and batch; the aggregator still deduplicates
+    per sample). Rows are positional (:data:`_ROW`) because this is the hot path."""
+    return json.dumps([[sample.backend, sample.variant, sample.timestamp_ms, sample.latency_ms,
+                        sample.error, sample.timeout, sample.quality, sample.cost_usd,
+                        source.topic, source.partition, source.offset]
+                       for sample, source in items], separators=(",", ":")).encode()
+
+
+_ROW = 11
 
 
 def decode_sample(data: bytes | None) -> tuple[Sample, SourcePosition]:
     """Inverse of :func:`encode_sample`.
 
     Raises:
-        ValueError: not a sample record.
+        ValueError: not exactly one sample.
+    """
+    items = decode_samples(data)
+    if len(items) != 1:
+        raise ValueError(f"not a single metrics sample: {len(items)} samples")
+    return items[0]
+
+
+def decode_samples(data: bytes | None) -> list[tuple[Sample, SourcePosition]]:
+    """Inverse of :func:`encode_samples`.
+
+    Raises:
+        ValueError: not a samples record.
     """
     try:
-        body = json.loads(data or b"")
-        return Sample(**body["sample"]), SourcePosition(**body["source"])
+        rows = json.loads(data or b"")
+        if not isinstance(rows, list) or any(len(row) != _ROW for row in rows):
+            raise ValueError(f"rows of {_ROW} fields expected")
+        return [(Sample(backend=r[0], variant=r[1], timestamp_ms=int(r[2]), latency_ms=r[3],
+                        error=bool(r[4]), timeout=bool(r[5]), quality=r[6],
+                        cost_usd=float(r[7])),
+                 SourcePosition(str(r[8]), int(r[9]), int(r[10]))) for r in rows]
     except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a metrics sample: {exc}") from exc
+
+
+def fresh_samples(applied: Mapping[str, int], items: Iterable[tuple[Sample, SourcePosition]]
+                  ) -> tuple[list[Sample], dict[str, int]]:
+    """The samples whose source offset is past the highest applied one of its partition, and
+    the new highest offsets (samples of one source partition come in offset order)."""
+    highest = dict(applied)
+    fresh: list[Sample] = []
+    for sample, source in items:
+        if source.offset <= highest.get(source.tp, -1):
+            continue
+        fresh.append(sample)
+        highest[source.tp] = source.offset
+    return fresh, highest
 
 
 @dataclass(frozen=True)
@@ -148,10 +197,16 @@ class BackendState:
 
     def add(self, sample: Sample, source: SourcePosition) -> BackendState | None:
         """The state with the sample added; ``None`` if that source offset was applied."""
-        if source.offset <= self.applied.get(source.tp, -1):
-            return None
-        return replace(self, store=self.store.add(sample),
-                       applied={**self.applied, source.tp: source.offset})
+        state, added = self.add_all(((sample, source),))
+        return state if added else None
+
+    def add_all(self, items: Iterable[tuple[Sample, SourcePosition]]) -> tuple[BackendState, int]:
+        """The state with every sample not applied before added (one copy of the windows),
+        and how many were added; samples of one source partition come in offset order."""
+        fresh, applied = fresh_samples(self.applied, items)
+        if not fresh:
+            return self, 0
+        return replace(self, store=self.store.add_all(fresh), applied=applied), len(fresh)
 
     def close_due(self, now_ms: int, grace_ms: int
                   ) -> tuple[list[tuple[WindowKey, WindowSummary]], BackendState]:
@@ -206,18 +261,25 @@ class WindowAggregator:
     def add(self, record: Mapping[str, Any] | None, sample: Sample, source: SourcePosition,
             partition: int) -> dict[str, Any] | None:
         """The backend's new record, or ``None`` when the sample was already applied."""
+        return self.add_batch(record, [(sample, source)], partition)
+
+    def add_batch(self, record: Mapping[str, Any] | None,
+                  items: list[tuple[Sample, SourcePosition]],
+                  partition: int) -> dict[str, Any] | None:
+        """One backend's samples folded in at once (one decode and one encode of its record,
+        one changelog write); ``None`` when every sample was already applied."""
         state = (BackendState(partition, WindowStore(self.specs)) if record is None
                  else BackendState.from_dict(record, self.specs))
         late = state.store.late
-        updated = state.add(sample, source)
-        if updated is None:
-            self.duplicates += 1
-            logger.debug("skipping duplicate sample of %s@%s", source.tp, source.offset)
+        updated, added = state.add_all(items)
+        self.duplicates += len(items) - added
+        if not added:
+            logger.debug("skipping %d duplicate samples of %s", len(items), items[0][0].backend)
             return None
         if updated.store.late > late:
-            logger.info("late sample for %s from %s@%s (ts %s) missed closed windows",
-                        sample.backend, source.tp, source.offset, sample.timestamp_ms)
-        self.applied += 1
+            logger.info("%d late samples for %s missed closed windows",
+                        updated.store.late - late, items[0][0].backend)
+        self.applied += added
         return updated.to_dict()
 
     def close(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -261,7 +323,9 @@ def register_metrics_agent(app: faust.App, settings: Settings, producer: Durable
                            specs: Iterable[WindowSpec] = DEFAULT_SPECS,
                            grace_ms: int = DEFAULT_GRACE_MS, tick_s: float = DEFAULT_TICK_S,
                            clock: Callable[[], int] = _now_ms,
-                           serializer: EventSerializer | None = None) -> MetricsAgent:
+                           serializer: EventSerializer | None = None,
+                           batch_size: int = 2_000, batch_within_s: float = 0.05,
+                           variant_topic: TopicT | None = None) -> MetricsAgent:
     """Add the metrics pipeline (ingest agents, aggregate agent, table, timer) to ``app``.
 
     Args:
@@ -275,6 +339,10 @@ def register_metrics_agent(app: faust.App, settings: Settings, producer: Durable
         tick_s: how often the timer looks for due windows.
         clock: wall clock in epoch ms (tests pass their own).
         serializer: decodes source events; defaults to :func:`make_serializer`.
+        batch_size, batch_within_s: the aggregator folds up to ``batch_size`` samples at a
+            time, waiting at most ``batch_within_s`` for a batch to fill.
+        variant_topic: samples that carry a rollout variant are also sent there (keyed by
+            :data:`EXPERIMENT_KEY`) for the A/B analysis (:mod:`processors.ab_agent`).
     """
     app_id = str(app.conf.id)
     decoder = EventDecoder(serializer or make_serializer(settings), producer,
@@ -292,35 +360,51 @@ def register_metrics_agent(app: faust.App, settings: Settings, producer: Durable
         use_partitioner=True, help="open metric windows per backend")
 
     async def forward(stream: faust.StreamT[bytes]) -> None:
-        async for value in stream:
-            current = stream.current_event
-            assert current is not None
-            event = decoder.decode(value, current)
-            if event is None:
-                continue
-            try:
-                sample = sample_for(event)
-            except ValueError as exc:
-                decoder._dead_letter(current, value or b"", exc)  # same policy as decoding
-                continue
-            if sample is not None:
-                await samples.send(key=sample.backend.encode(),
-                                   value=encode_sample(sample, _position(current)))
+        # Batches: one samples message per backend per batch (each sample keeps its source
+        # offset); the batch's source offsets are acknowledged after the sends.
+        async for events in stream.take_events(  # type: ignore[attr-defined]
+                batch_size, within=batch_within_s):
+            per_backend: dict[str, list[tuple[Sample, SourcePosition]]] = {}
+            for current in events:
+                event = decoder.decode(current.value, current)
+                if event is None:
+                    continue
+                try:
+                    sample = sample_for(event)
+                except ValueError as exc:
+                    decoder._dead_letter(current, current.value or b"", exc)  # as decoding
+                    continue
+                if sample is not None:
+                    per_backend.setdefault(sample.backend, []).append(
+                        (sample, _position(current)))
+            for backend, items in per_backend.items():
+                await samples.send(key=backend.encode(), value=encode_samples(items))
+            variants = [item for items in per_backend.values() for item in items
+                        if item[0].variant is not None]
+            if variant_topic is not None and variants:
+                await variant_topic.send(key=EXPERIMENT_KEY, value=encode_samples(variants))
 
     async def aggregate(stream: faust.StreamT[bytes]) -> None:
-        async for value in stream:
-            current = stream.current_event
-            assert current is not None
-            try:
-                sample, source = decode_sample(value)
-            except ValueError as exc:  # our own topic: a bug, not bad input; keep going
-                where = _position(current)
-                logger.error("skipping %s@%s: %s", where.tp, where.offset, exc)
-                continue
-            key = sample.backend.encode()
-            record = aggregator.add(table.get(key), sample, source, current.message.partition)
-            if record is not None:
-                table[key] = record
+        # Batches: a backend's record is decoded, updated and written to the changelog once
+        # per batch, not once per sample (the record holds all its open windows).
+        async for events in stream.take_events(  # type: ignore[attr-defined]
+                batch_size, within=batch_within_s):
+            batches: dict[bytes, tuple[int, list[tuple[Sample, SourcePosition]]]] = {}
+            for current in events:
+                try:
+                    items = decode_samples(current.value)
+                except ValueError as exc:  # our own topic: a bug, not bad input; keep going
+                    where = _position(current)
+                    logger.error("skipping %s@%s: %s", where.tp, where.offset, exc)
+                    continue
+                for sample, source in items:
+                    key = sample.backend.encode()
+                    batches.setdefault(key, (current.message.partition, []))[1].append(
+                        (sample, source))
+            for key, (partition, items) in batches.items():
+                record = aggregator.add_batch(table.get(key), items, partition)
+                if record is not None:
+                    table[key] = record
 
     async def close_windows() -> None:
         if app.rebalancing or app.in_recovery:
@@ -373,18 +457,29 @@ def window_specs(tumbling_ms: int, hopping_ms: int, hop_ms: int) -> tuple[Window
 def run_metrics(settings: Settings, *, app_id: str = DEFAULT_APP_ID,
                 web_port: int | None = None, loglevel: str = "info",
                 specs: Iterable[WindowSpec] = DEFAULT_SPECS, grace_ms: int = DEFAULT_GRACE_MS,
-                tick_s: float = DEFAULT_TICK_S, **faust_overrides: Any) -> None:
+                tick_s: float = DEFAULT_TICK_S, ab_interval_s: float = 30.0,
+                ab_min_samples: int = 100, **faust_overrides: Any) -> None:
     """Run the metrics worker until a signal stops it (raises SystemExit when done).
+
+    The same worker runs the A/B analysis of rollout variants every ``ab_interval_s``
+    (no winner before ``ab_min_samples`` per variant and test).
 
     ``faust_overrides`` go to :func:`processors.faust_app.create_app` (e.g.
     ``broker_session_timeout``, ``broker_commit_interval``).
     """
+    # Larger fetches and stream buffers: the agents work in batches (see take_events).
+    options: dict[str, Any] = {"broker_max_poll_records": 2_000,
+                               "stream_buffer_maxsize": 16_384, **faust_overrides}
     app = create_app(settings, app_id, web_enabled=web_port is not None,
-                     web_port=web_port or DEFAULT_WEB_PORT, **faust_overrides)
+                     web_port=web_port or DEFAULT_WEB_PORT, **options)
+    from processors.ab_agent import register_ab_agent  # it imports this module
+
     producer = make_producer(settings, "metrics")  # its own outbox file
     try:
+        ab = register_ab_agent(app, settings, producer, interval_s=ab_interval_s,
+                               config=ABConfig(min_samples=ab_min_samples))
         register_metrics_agent(app, settings, producer, specs=specs, grace_ms=grace_ms,
-                               tick_s=tick_s)
+                               tick_s=tick_s, variant_topic=ab.topic)
         faust.Worker(app, loglevel=loglevel).execute_from_commandline()
     finally:
         left = producer.close()

@@ -62,7 +62,7 @@ def quality_event(response: ResponseGenerated, score: QualityScore, *, event_id:
                          relevance=score.relevance, accuracy=score.accuracy,
                          factual=score.factual, composite=score.composite,
                          meets_threshold=score.meets_threshold, scorer=score.scorer,
-                         issues=tuple(score.issues))
+                         issues=tuple(score.issues), variant=response.variant)
 
 
 def _now_ms() -> int:

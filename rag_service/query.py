@@ -86,10 +86,11 @@ class QueryService:
 
     async def answer(self, question: str, mode: str = "hybrid", top_k: int = 5,
                      response_type: str = "Multiple Paragraphs", query_id: str | None = None,
-                     role: str = "primary") -> Answer:
+                     role: str = "primary", variant: str | None = None) -> Answer:
         """The complete answer; ``role`` is primary, fallback or shadow (recorded in events)."""
         final: Answer | None = None
-        async for item in self.stream(question, mode, top_k, response_type, query_id, role):
+        async for item in self.stream(question, mode, top_k, response_type, query_id, role,
+                                      variant):
             if isinstance(item, Answer):
                 final = item
         assert final is not None
@@ -97,7 +98,8 @@ class QueryService:
 
     async def stream(self, question: str, mode: str = "hybrid", top_k: int = 5,
                      response_type: str = "Multiple Paragraphs",
-                     query_id: str | None = None, role: str = "primary") -> AsyncIterator[str | Answer]:
+                     query_id: str | None = None, role: str = "primary",
+                     variant: str | None = None) -> AsyncIterator[str | Answer]:
         """Text pieces as they are produced, then the complete :class:`Answer`."""
         started = time.perf_counter()
         text, checked_mode = validate(question, mode, top_k)
@@ -108,7 +110,7 @@ class QueryService:
             answer = replace(hit, query_id=query_id, cached=True,
                              latency_ms=(time.perf_counter() - started) * 1000,
                              prompt_tokens=0, completion_tokens=0, embedding_tokens=0, usd=0.0)
-            answer = self._emit(answer, role)
+            answer = self._emit(answer, role, variant)
             yield answer.text
             yield answer
             return
@@ -122,7 +124,8 @@ class QueryService:
                     yield piece
             assert generated is not None
         except CMOError as exc:
-            self._emit_error(query_id, checked_mode, exc, started, version, text, role)
+            self._emit_error(query_id, checked_mode, exc, started, version, text, role,
+                             variant)
             raise
         usd = cost_usd(generated.model, generated.prompt_tokens, generated.completion_tokens,
                        generated.embedding_tokens)
@@ -133,12 +136,13 @@ class QueryService:
                         cached=False, index_version=version, prompt_tokens=generated.prompt_tokens,
                         completion_tokens=generated.completion_tokens,
                         embedding_tokens=generated.embedding_tokens, usd=usd)
-        answer = self._emit(answer, role)
+        answer = self._emit(answer, role, variant)
         if answer.text:
             self.cache.put(text, checked_mode, top_k, version, answer)
         yield answer
 
-    def _emit(self, answer: Answer, role: str = "primary") -> Answer:
+    def _emit(self, answer: Answer, role: str = "primary",
+              variant: str | None = None) -> Answer:
         event_id = str(uuid.uuid4())
         now = self.clock()
         self.events.publish_many([
@@ -148,16 +152,17 @@ class QueryService:
                               latency_ms=answer.latency_ms, extractive=answer.extractive,
                               cached=answer.cached, index_version=answer.index_version,
                               question=answer.question, is_fallback=role == "fallback",
-                              is_shadow=role == "shadow"),
+                              is_shadow=role == "shadow", variant=variant),
             CostRecorded(event_id=str(uuid.uuid4()), event_time=now, correlation_id=answer.query_id,
                          service=self.service, backend="lightrag", model=answer.model,
                          operation="query", prompt_tokens=answer.prompt_tokens,
                          completion_tokens=answer.completion_tokens,
-                         embedding_tokens=answer.embedding_tokens, usd=answer.usd)])
+                         embedding_tokens=answer.embedding_tokens, usd=answer.usd,
+                         variant=variant)])
         return replace(answer, response_event_id=event_id)
 
     def _emit_error(self, query_id: str, mode: str, exc: CMOError, started: float, version: str,
-                    question: str, role: str = "primary") -> None:
+                    question: str, role: str = "primary", variant: str | None = None) -> None:
         kind = "timeout" if "timeout" in str(exc).lower() else (
             "unavailable" if exc.retriable else "internal")
         self.events.publish(ResponseGenerated(
@@ -165,5 +170,5 @@ class QueryService:
             service=self.service, backend="lightrag", mode=mode, answer="", citations=(),
             latency_ms=(time.perf_counter() - started) * 1000, error=str(exc), error_kind=kind,
             index_version=version, question=question, is_fallback=role == "fallback",
-            is_shadow=role == "shadow"))
+            is_shadow=role == "shadow", variant=variant))
         logger.warning("query %s failed: %s", query_id, exc)

@@ -119,7 +119,7 @@ def apply_command(state: FlagState, cmd: ControlCommand, offset: int) -> FlagSta
     field_name = TARGETS[cmd.target][0]
     if field_name == "breakers":
         backend = cmd.target.split(".", 1)[1]
-        value = dict({**state.breakers, backend: value})
+        value = {**state.breakers, backend: value}
     return replace(state, **{field_name: value, "version": offset + 1})
 
 
@@ -154,6 +154,6 @@ def state_from_mapping(data: Mapping[str, Any], base: FlagState | None = None) -
             raise ControlError(f"unknown flag {key!r} in the flag file")
         parsed = TARGETS[target][1](value)
         if TARGETS[target][0] == "breakers":
-            parsed = dict({**state.breakers, target.split(".", 1)[1]: parsed})
+            parsed = {**state.breakers, target.split(".", 1)[1]: parsed}
         state = replace(state, **{TARGETS[target][0]: parsed})
     return state

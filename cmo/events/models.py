@@ -70,6 +70,7 @@ class ResponseGenerated(Event):
     is_shadow: bool = False
     index_version: str | None = None
     question: str | None = None
+    variant: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -84,6 +85,7 @@ class QualityScored(Event):
     meets_threshold: bool
     scorer: str
     issues: tuple[str, ...] = ()
+    variant: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -96,6 +98,7 @@ class CostRecorded(Event):
     completion_tokens: int = 0
     embedding_tokens: int = 0
     usd: float
+    variant: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -206,6 +206,11 @@ def test_accumulator_summary_and_merge_equals_sequential_add() -> None:
     for sample in samples[77:]:
         right = right.add(sample)
     assert left.merge(right) == sequential                   # dyadic values: exact float sums
+    # One-pass batch folding equals sample-by-sample folding, from an empty or a used state.
+    assert WindowAccumulator().add_all(samples) == sequential
+    assert left.add_all(samples[77:]) == sequential
+    timeout = s(latency_ms=None, error=True, timeout=True)
+    assert WindowAccumulator().add_all([timeout, timeout]) == WindowAccumulator().add(timeout).add(timeout)
     summary = sequential.summary()
     assert summary.requests == 200 and summary.error_rate == summary.errors / 200
     assert summary.quality_count == sum(x.quality is not None for x in samples)
