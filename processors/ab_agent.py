@@ -34,6 +34,7 @@ from cmo.domain.ab_tally import ABTally, Observation, analyse
 from cmo.domain.windows import Sample
 from cmo.events import ControllerDecision
 from cmo.ports import EventPublisher
+from processors.faust_app import changelog_ready
 from processors.metrics_agent import (
     EXPERIMENT_KEY,
     SERVICE,
@@ -159,6 +160,7 @@ def register_ab_agent(app: faust.App, settings: Settings, producer: EventPublish
                     continue
                 key = current.key if isinstance(current.key, bytes) else EXPERIMENT_KEY
                 batches.setdefault(key, (current.message.partition, []))[1].extend(items)
+            await changelog_ready(app, table)
             for key, (partition, items) in batches.items():
                 record = processor.add(table.get(key), items, partition)
                 if record is not None:
@@ -169,6 +171,7 @@ def register_ab_agent(app: faust.App, settings: Settings, producer: EventPublish
             return
         owned = {tp.partition for tp in app.assignor.assigned_actives()
                  if tp.topic == topic.get_topic_name()}
+        await changelog_ready(app, table)
         for key, record in _owned(table.items(), owned):
             try:
                 updated = processor.analyse(record, key.decode())

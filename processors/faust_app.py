@@ -89,6 +89,11 @@ def create_app(settings: Settings, app_id: str = DEFAULT_APP_ID, *, store: str =
         "web_bind": LOOPBACK,
         "web_port": web_port,
         "env": {},  # settings come from cmo Settings only, never from Faust's env names
+        # Faust declares its internal topics while the consumer joins its group; with the
+        # default 5-minute metadata age a topic created a moment after the first metadata
+        # fetch stays "missing" (unassigned) for 5 minutes. Refresh every few seconds.
+        "consumer_metadata_max_age_ms": 5_000,
+        "producer_metadata_max_age_ms": 5_000,
     }
     options.update(overrides)
     app = faust.App(app_id, **options)
@@ -160,3 +165,14 @@ class EventDecoder:
         original = message.value if isinstance(message.value, bytes) else value
         self.dead_letters.publish_raw(dlq_name(topic), key, original, headers)
         self.dead_lettered += 1
+
+
+async def changelog_ready(app: faust.App, table: Any) -> None:
+    """Wait until the producer knows the partitions of ``table``'s changelog topic.
+
+    A table with ``use_partitioner=True`` hashes keys with the producer's metadata; aiokafka
+    fails with ``TypeError`` (partitions of an unknown topic are ``None``) while a just-created
+    changelog topic is not in that metadata yet. Cheap once known; call before writing.
+    """
+    producer = app.producer._ensure_producer()  # type: ignore[attr-defined]  # aiokafka
+    await producer.partitions_for(table.changelog_topic.get_topic_name())

@@ -68,7 +68,13 @@ from cmo.domain.windows import (
     metrics_fields,
 )
 from cmo.events import CostRecorded, Event, QualityScored, ResponseGenerated, WindowMetrics
-from processors.faust_app import DEFAULT_WEB_PORT, EventDecoder, create_app, event_topic
+from processors.faust_app import (
+    DEFAULT_WEB_PORT,
+    EventDecoder,
+    changelog_ready,
+    create_app,
+    event_topic,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -401,6 +407,7 @@ def register_metrics_agent(app: faust.App, settings: Settings, producer: Durable
                     key = sample.backend.encode()
                     batches.setdefault(key, (current.message.partition, []))[1].append(
                         (sample, source))
+            await changelog_ready(app, table)
             for key, (partition, items) in batches.items():
                 record = aggregator.add_batch(table.get(key), items, partition)
                 if record is not None:
@@ -411,6 +418,7 @@ def register_metrics_agent(app: faust.App, settings: Settings, producer: Durable
             return
         owned = {tp.partition for tp in app.assignor.assigned_actives()
                  if tp.topic == samples.get_topic_name()}
+        await changelog_ready(app, table)
         for key, record in list(table.items()):
             if record is None or int(record["partition"]) not in owned:
                 continue
