@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -33,7 +35,7 @@ from cmo.exceptions import CMOError
 from rag_service.context import KnowledgeBase
 from rag_service.documents import SUPPORTED_SUFFIXES
 from rag_service.query import MAX_QUESTION_CHARS, Answer, QueryError
-from rag_service.router import Router, RouterConfig
+from rag_service.router import RoutedAnswer, Router, RouterConfig
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class AskRequest(BaseModel):
     query_id: str | None = Field(None, max_length=100)
     channel: str = Field("api", max_length=20)
     language: str | None = Field(None, max_length=10)
+    stream: bool = Field(False, description="Server-Sent Events: routing, delta events, then the answer.")
 
 
 def router_config(settings: Settings) -> RouterConfig:
@@ -68,6 +71,47 @@ class QueryRequest(BaseModel):
 
 def answer_json(answer: Answer) -> dict[str, Any]:
     return asdict(answer)
+
+
+def routed_json(routed: RoutedAnswer) -> dict[str, Any]:
+    result = asdict(routed)
+    result["quality"] = asdict(routed.quality) if routed.quality else None
+    return result
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(jsonable_encoder(data))}\n\n"
+
+
+async def ask_events(router: Router, body: AskRequest, query_id: str) -> AsyncIterator[str]:
+    """SSE for /v1/ask: a ``routing`` event per decision, ``delta`` events, then ``answer`` or ``error``."""
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def run() -> None:
+        try:
+            routed = await router.ask(
+                body.question, body.user_id, body.session_id, body.mode, query_id, channel=body.channel,
+                language=body.language,
+                on_route=lambda r: queue.put_nowait(sse("routing", {"query_id": query_id, **asdict(r)})),
+                on_delta=lambda text: queue.put_nowait(sse("delta", {"text": text})))
+            failed = routed.error and not routed.text
+            queue.put_nowait(sse("error", {"detail": routed.error, "query_id": query_id}) if failed
+                             else sse("answer", routed_json(routed)))
+        except CMOError as exc:
+            queue.put_nowait(sse("error", {"detail": str(exc), "query_id": query_id}))
+        except Exception:  # the stream must end with an answer or an error, never just stop
+            logger.exception("query %s: streamed answer failed", query_id)
+            queue.put_nowait(sse("error", {"detail": "internal error in rag_service", "query_id": query_id}))
+        finally:
+            queue.put_nowait(None)
+
+    task = asyncio.create_task(run())
+    try:
+        while (item := await queue.get()) is not None:
+            yield item
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -136,17 +180,18 @@ def create_app(settings: Settings) -> FastAPI:
         return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.post("/v1/ask", summary="Answer through the router (flags pick LightRAG or Perplexity)")
-    async def ask(body: AskRequest, request: Request) -> dict[str, Any]:
+    async def ask(body: AskRequest, request: Request) -> Any:
         from rag_service.query import validate
         validate(body.question, body.mode, 5)
         router: Router = request.app.state.router
+        if body.stream:
+            return StreamingResponse(ask_events(router, body, body.query_id or str(uuid.uuid4())),
+                                     media_type="text/event-stream")
         routed = await router.ask(body.question, body.user_id, body.session_id, body.mode,
                                   body.query_id, channel=body.channel, language=body.language)
         if routed.error and not routed.text:
             raise HTTPException(503, routed.error)
-        result = asdict(routed)
-        result["quality"] = asdict(routed.quality) if routed.quality else None
-        return result
+        return routed_json(routed)
 
     @app.get("/v1/flags", summary="The routing flags this service applies")
     async def flags(request: Request) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from cmo.exceptions import CMOError
 from cmo.ports import EventPublisher
 from cmo.quality.inline import score_within
 from cmo.quality.model import FALLBACK_BELOW, Passage, QualityScore, QualityScorer
-from rag_service.query import QueryService
+from rag_service.query import Answer, QueryService
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class RoutedAnswer:
     quality: QualityScore | None = None
     fallback_from: str | None = None
     error: str | None = None
+    response_event_id: str | None = None
 
 
 @dataclass
@@ -67,6 +68,7 @@ class _Result:
     extractive: bool = False
     label: str | None = None
     usd: float = 0.0
+    response_event_id: str | None = None
 
 
 def now_ms() -> int:
@@ -106,22 +108,26 @@ class Router:
 
     async def ask(self, question: str, user_id: str, session_id: str, mode: str = "hybrid",
                   query_id: str | None = None, channel: str = "api",
-                  language: str | None = None) -> RoutedAnswer:
+                  language: str | None = None, on_route: Callable[[Route], None] | None = None,
+                  on_delta: Callable[[str], None] | None = None) -> RoutedAnswer:
+        """``on_route`` hears every routing decision, ``on_delta`` the answer text as it streams."""
         started = time.perf_counter()
         query_id = query_id or str(uuid.uuid4())
         state = self.flags()
         self.events.publish(QueryReceived(**self._env(query_id), session_id=session_id, user_id=user_id,
                                           query_text=question, mode=mode, language=language, channel=channel))
         decided = self.decide(state, FlagContext(user_id=user_id, session_id=session_id))
-        self._decision(query_id, decided, state, user_id, session_id)
+        self._decision(query_id, decided, state, user_id, session_id, on_route)
         if decided.backend == NONE:
-            return self._failed(query_id, decided, state, started, "no backend is available for this query")
+            return self._failed(query_id, decided, state, started, "no backend is available for this query",
+                                question)
         tried: list[str] = []
         backend, reason = decided.backend, decided.reason
         while True:
             tried.append(backend)
             try:
-                result = await self._call(backend, question, mode, query_id, fallback=len(tried) > 1)
+                result = await self._call(backend, question, mode, query_id, fallback=len(tried) > 1,
+                                          variant=decided.variant, on_delta=on_delta)
                 self.breakers[backend] = fb.record(self.breakers[backend], True, self.clock(),
                                                    self.config.breaker_threshold)
             except CMOError as exc:
@@ -130,9 +136,10 @@ class Router:
                 logger.warning("query %s: %s failed: %s", query_id, backend, exc)
                 nxt = self._fallback_target(backend, tried, state)
                 if nxt is None:
-                    return self._failed(query_id, decided, state, started, f"{backend} failed: {exc}")
+                    return self._failed(query_id, decided, state, started, f"{backend} failed: {exc}",
+                                        question)
                 self._decision(query_id, Route(nxt, "fallback", f"{backend}-error", decided.variant,
-                                               decided.bucket), state, user_id, session_id)
+                                               decided.bucket), state, user_id, session_id, on_route)
                 backend = nxt
                 continue
             quality = await self._inline_quality(backend, question, result)
@@ -141,14 +148,15 @@ class Router:
                 logger.info("query %s: LightRAG quality %.2f < %.1f, asking %s", query_id,
                             quality.composite, FALLBACK_BELOW, nxt)
                 self._decision(query_id, Route(nxt, "fallback", "low-quality", decided.variant, decided.bucket),
-                               state, user_id, session_id)
+                               state, user_id, session_id, on_route)
                 backend = nxt
                 continue
             if decided.shadow_backend and len(tried) == 1:
                 self._shadow(decided.shadow_backend, question, mode, query_id, backend, result)
             return RoutedAnswer(query_id, backend, result.text, result.citations, decided, state.version,
                                 (time.perf_counter() - started) * 1000, result.extractive, result.label,
-                                quality, tried[0] if len(tried) > 1 else None)
+                                quality, tried[0] if len(tried) > 1 else None,
+                                response_event_id=result.response_event_id)
 
     def _fallback_target(self, failed: str, tried: list[str], state: FlagState) -> str | None:
         other = PERPLEXITY if failed == LIGHTRAG else LIGHTRAG
@@ -161,12 +169,27 @@ class Router:
         return other
 
     async def _call(self, backend: str, question: str, mode: str, query_id: str, fallback: bool,
-                    shadow: bool = False) -> _Result:
+                    shadow: bool = False, variant: str | None = None,
+                    on_delta: Callable[[str], None] | None = None) -> _Result:
         if backend == LIGHTRAG:
+            role = "shadow" if shadow else "fallback" if fallback else "primary"
+
+            async def streamed() -> Answer:
+                final: Answer | None = None
+                async for item in self.knowledge.stream(question, mode, query_id=query_id, role=role,
+                                                        variant=variant):
+                    if isinstance(item, Answer):
+                        final = item
+                    elif on_delta is not None and item:
+                        on_delta(item)
+                assert final is not None
+                return final
+
             try:
-                role = "shadow" if shadow else "fallback" if fallback else "primary"
                 answer = await asyncio.wait_for(
-                    self.knowledge.answer(question, mode=mode, query_id=query_id, role=role),
+                    streamed() if on_delta is not None else
+                    self.knowledge.answer(question, mode=mode, query_id=query_id, role=role,
+                                          variant=variant),
                     self.config.lightrag_timeout_s)
             except TimeoutError as exc:
                 raise ModelError(f"LightRAG timed out after {self.config.lightrag_timeout_s:.0f}s",
@@ -174,10 +197,11 @@ class Router:
             if not answer.text:
                 raise CMOError("the knowledge base has no answer to this question")
             return _Result(answer.text, answer.citations, answer.latency_ms, answer.extractive,
-                           answer.label, answer.usd)
-        return await self._web(question, query_id, fallback, shadow)
+                           answer.label, answer.usd, answer.response_event_id or None)
+        return await self._web(question, query_id, fallback, shadow, variant)
 
-    async def _web(self, question: str, query_id: str, fallback: bool, shadow: bool) -> _Result:
+    async def _web(self, question: str, query_id: str, fallback: bool, shadow: bool,
+                   variant: str | None = None) -> _Result:
         started = time.perf_counter()
         try:
             web: WebAnswer = await asyncio.wait_for(self.perplexity.answer(question),
@@ -188,16 +212,19 @@ class Router:
                 **self._env(query_id, "rag_service"), backend=PERPLEXITY, mode="web", answer="", citations=(),
                 latency_ms=(time.perf_counter() - started) * 1000, error=str(error),
                 error_kind="timeout" if "imeout" in str(error) else "unavailable", is_fallback=fallback,
-                is_shadow=shadow, question=question))
+                is_shadow=shadow, question=question, variant=variant))
             raise error from exc
+        response = ResponseGenerated(**self._env(query_id, "rag_service"), backend=PERPLEXITY, mode="web",
+                                     answer=web.text, citations=web.citations, latency_ms=web.latency_ms,
+                                     is_fallback=fallback, is_shadow=shadow, question=question,
+                                     variant=variant)
         self.events.publish_many([
-            ResponseGenerated(**self._env(query_id, "rag_service"), backend=PERPLEXITY, mode="web",
-                              answer=web.text, citations=web.citations, latency_ms=web.latency_ms,
-                              is_fallback=fallback, is_shadow=shadow, question=question),
+            response,
             CostRecorded(**self._env(query_id, "rag_service"), backend=PERPLEXITY, model=web.model,
                          operation="query", prompt_tokens=web.prompt_tokens,
-                         completion_tokens=web.completion_tokens, usd=web.usd)])
-        return _Result(web.text, web.citations, web.latency_ms, usd=web.usd)
+                         completion_tokens=web.completion_tokens, usd=web.usd, variant=variant)])
+        return _Result(web.text, web.citations, web.latency_ms, usd=web.usd,
+                       response_event_id=response.event_id)
 
     async def _inline_quality(self, backend: str, question: str, result: _Result) -> QualityScore | None:
         if self.scorer is None or backend != LIGHTRAG:
@@ -238,15 +265,23 @@ class Router:
         if self._shadow_tasks:
             await asyncio.wait(set(self._shadow_tasks), timeout=timeout)
 
-    def _failed(self, query_id: str, decided: Route, state: FlagState, started: float, why: str) -> RoutedAnswer:
-        return RoutedAnswer(query_id, NONE, "", (), decided, state.version,
-                            (time.perf_counter() - started) * 1000, error=why)
+    def _failed(self, query_id: str, decided: Route, state: FlagState, started: float, why: str,
+                question: str) -> RoutedAnswer:
+        """No backend could answer: a ResponseGenerated with the error records it."""
+        latency = (time.perf_counter() - started) * 1000
+        self.events.publish(ResponseGenerated(
+            **self._env(query_id), backend=NONE, mode="none", answer="", citations=(), latency_ms=latency,
+            error=why, error_kind="unavailable", question=question, variant=decided.variant))
+        return RoutedAnswer(query_id, NONE, "", (), decided, state.version, latency, error=why)
 
-    def _decision(self, query_id: str, decided: Route, state: FlagState, user_id: str, session_id: str) -> None:
+    def _decision(self, query_id: str, decided: Route, state: FlagState, user_id: str, session_id: str,
+                  on_route: Callable[[Route], None] | None = None) -> None:
         self.events.publish(RoutingDecision(
             **self._env(query_id), backend=decided.backend, reason=decided.reason, user_id=user_id,
             session_id=session_id, cohort=decided.cohort, variant=decided.variant, bucket=decided.bucket,
             flag_version=state.version, shadow_backend=decided.shadow_backend))
+        if on_route is not None:
+            on_route(decided)
 
     def _env(self, query_id: str, service: str | None = None) -> dict[str, Any]:
         return {"event_id": str(uuid.uuid4()), "event_time": self.clock(), "correlation_id": query_id,
