@@ -120,7 +120,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         pmid_of = {r.doc_id: Path(r.path).stem for r in kb.manifest.all() if r.status == "indexed"}
         indexed = set(pmid_of.values())
         questions = [(pmid, str(item["QUESTION"])) for pmid, item in items.items()
-                     if pmid in indexed]
+                     if pmid in indexed][: args.questions]
         truth = [pmid for pmid, _ in questions]
         print(f"{len(pmid_of)} documents indexed; {len(questions)} questions evaluated")
 
@@ -135,7 +135,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             bm_ranked.append([pmids[i] for i in np.argsort(-scores, kind="stable")[:TOP_K]])
         results: dict[str, tuple[float, float, float, float]] = {}
         bm1, bm5 = hits(bm_ranked, truth)
-        for mode in MODES:
+        for mode in [m for m in MODES if m in args.modes.split(",")]:
             ranked, times, distinct = [], [], []
             for _, question in questions:
                 started = time.perf_counter()
@@ -202,6 +202,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=500, help="abstracts to use (default 500)")
     parser.add_argument("--latency-questions", type=int, default=100)
+    parser.add_argument("--questions", type=int, default=None,
+                        help="evaluate retrieval on the first N questions only (default all)")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="comma-separated modes to evaluate (default all)")
     parser.add_argument("--workdir", type=Path, help="keep the index here (default: temp dir)")
     parser.add_argument("--reuse", action="store_true", help="skip ingestion; needs --workdir")
     parser.add_argument("--data", type=Path, default=DATA)

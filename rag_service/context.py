@@ -11,10 +11,11 @@ import logging
 from dataclasses import dataclass
 from typing import Self
 
-from cmo.adapters.embeddings import LocalEmbedder, OpenAIEmbedder
+from cmo.adapters.embeddings import EMBEDDING_DIM, LocalEmbedder, OpenAIEmbedder
 from cmo.adapters.factory import make_producer
 from cmo.adapters.openai_models import OpenAIModels
 from cmo.adapters.publisher import DurableProducer
+from cmo.adapters.sentence_vectors import SentenceVectorStore
 from cmo.config import Settings
 from cmo.quality.factory import make_scorer, model_config
 from cmo.quality.model import QualityScorer
@@ -46,11 +47,14 @@ class KnowledgeBase:
     async def open(cls, settings: Settings, service: str = "rag_service") -> Self:
         config = model_config(settings)
         models = OpenAIModels(config) if config else None
-        local = LocalEmbedder()
+        workdir = settings.lightrag_working_dir
+        # Offline, every sentence of an indexed paper is embedded at ingestion, so extractive
+        # answers only embed the question.
+        local = LocalEmbedder(store=None if models else SentenceVectorStore(
+            workdir / "cmo_sentence_vectors.db", LocalEmbedder.name, EMBEDDING_DIM))
         embedder: LocalEmbedder | OpenAIEmbedder = local
         if models and settings.lightrag_embedding_backend != "local":
             embedder = OpenAIEmbedder(models, settings.openai_embedding_dim)
-        workdir = settings.lightrag_working_dir
         storages = {"kv_storage": settings.lightrag_kv_storage,
                     "vector_storage": settings.lightrag_vector_storage,
                     "graph_storage": settings.lightrag_graph_storage}
@@ -79,6 +83,9 @@ class KnowledgeBase:
 
     async def close(self) -> None:
         await self.store.close()
+        vectors = getattr(self.store.embedder, "store", None)
+        if vectors is not None:
+            vectors.close()
         if self.models:
             await self.models.close()
         self.manifest.close()

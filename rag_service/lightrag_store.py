@@ -31,6 +31,7 @@ from lightrag import utils as lru
 
 from cmo.adapters.embeddings import MAX_TOKENS, LocalEmbedder, OpenAIEmbedder
 from cmo.domain.kg_extract import extract_graph, query_keywords
+from cmo.domain.sentences import split_sentences
 from cmo.exceptions import CMOError
 from rag_service.lightrag_support import (
     SEP,
@@ -58,6 +59,11 @@ class RetrievedChunk:
     text: str
     score: float
     title: str = ""
+
+
+CANDIDATES_PER_RESULT = 4
+CANDIDATES_MIN = 20
+"""Chunks asked of LightRAG per requested result: ``max(CANDIDATES_MIN, 4 * top_k)``."""
 
 
 class KnowledgeStore:
@@ -132,7 +138,8 @@ class KnowledgeStore:
     def _query_param(self, question: str, mode: Mode, top_k: int) -> Any:
         """Offline: keywords come from the extractor, so LightRAG never asks an LLM."""
         keywords = query_keywords(question)
-        return QueryParam(mode=mode, top_k=max(80, 16 * top_k), chunk_top_k=top_k,
+        return QueryParam(mode=mode, top_k=max(80, 16 * top_k),
+                          chunk_top_k=max(CANDIDATES_MIN, CANDIDATES_PER_RESULT * top_k),
                           hl_keywords=list(keywords.high_level),
                           ll_keywords=list(keywords.low_level), enable_rerank=False)
 
@@ -189,6 +196,10 @@ class KnowledgeStore:
                 {key: rec["content"] for key, rec in records.items()}, {doc_id})
             await self._write_graph(entities, relations, merge=True)
             await self._commit()
+        precompute = getattr(self.embedder, "precompute", None)
+        if precompute is not None:  # extractive answers read these instead of embedding
+            await precompute([s for rec in records.values()
+                              for s in split_sentences(rec["content"])])
         logger.info("stored %s: %d chunks, %d entities, %d relations",
                     doc_id, len(records), len(entities), len(relations))
         return len(records)
@@ -357,7 +368,7 @@ class KnowledgeStore:
             raise ValueError("question is too short to retrieve anything")
         result = await self.rag.aquery_data(question, self._query_param(question, mode, top_k))
         found = [c["chunk_id"] for c in (result.get("data") or {}).get("chunks", [])]
-        found = list(dict.fromkeys(found))[:top_k]
+        found = list(dict.fromkeys(found))
         if not found:
             return []
         rows = await self.rag.text_chunks.get_by_ids(found)
@@ -373,4 +384,8 @@ class KnowledgeStore:
                 chunk_id=str(row.get("cmo_chunk_id", key)),
                 doc_id=str(row.get("full_doc_id", "")), page=row.get("page"),
                 text=str(row["content"]), score=score, title=str(row.get("title", ""))))
-        return out
+        # LightRAG hands back a candidate pool (chunks of the matched entities/relations,
+        # merged round-robin); the best ``top_k`` by similarity to the question are kept,
+        # as LightRAG's own VECTOR chunk picking does within one entity's chunks.
+        out.sort(key=lambda c: -c.score)
+        return out[:top_k]

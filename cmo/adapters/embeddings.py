@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cmo.adapters.sentence_vectors import SentenceVectorStore
 from cmo.exceptions import CMOError
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class LocalEmbedder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_length: int = MAX_TOKENS,
         cache_size: int = 4096,
+        store: SentenceVectorStore | None = None,
     ) -> None:
         """Prepare (but do not yet load) the embedder.
 
@@ -92,6 +94,8 @@ class LocalEmbedder:
             model_dir: folder with the model files; defaults to :func:`bundled_model_dir`.
             batch_size: texts per forward pass.
             max_length: word pieces kept per text (the model supports at most 256).
+            store: persistent vectors read before computing (filled by :meth:`precompute`,
+                e.g. every sentence of an indexed paper); query-time vectors stay in memory.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -105,6 +109,7 @@ class LocalEmbedder:
         # Recently embedded texts (questions repeat across retrieval, answer and scoring).
         self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self.cache_size = cache_size
+        self.store = store
 
     name = "all-MiniLM-L6-v2"
 
@@ -171,24 +176,46 @@ class LocalEmbedder:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         with self._lock:
             todo = list(dict.fromkeys(t for t in items if t not in self._cache))
-            if todo:
-                model = self._load()
-                parts = [
-                    np.asarray(
-                        model.embed(todo[i : i + self.batch_size], batch_size=self.batch_size),
-                        dtype=np.float32,
-                    )
-                    for i in range(0, len(todo), self.batch_size)
-                ]
-                vectors = np.concatenate(parts, axis=0)
-                norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-                norms[norms == 0.0] = 1.0
-                for text, vector in zip(todo, (vectors / norms).astype(np.float32, copy=False)):
-                    self._cache[text] = vector
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-            result: FloatMatrix = np.stack([self._cache[t] for t in items])
+            stored = self.store.get_many(todo) if self.store is not None and todo else {}
+            computed = self._compute([t for t in todo if t not in stored])
+            fresh = {**stored, **computed}
+            self._cache.update(fresh)
+            result: FloatMatrix = np.stack([fresh[t] if t in fresh else self._cache[t]
+                                            for t in items])
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
         return result
+
+    def _compute(self, todo: list[str]) -> dict[str, npt.NDArray[np.float32]]:
+        """Unit vectors of ``todo`` from the model; the caller holds ``self._lock``."""
+        if not todo:
+            return {}
+        model = self._load()
+        parts = [
+            np.asarray(model.embed(todo[i : i + self.batch_size], batch_size=self.batch_size),
+                       dtype=np.float32)
+            for i in range(0, len(todo), self.batch_size)
+        ]
+        vectors = np.concatenate(parts, axis=0)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0.0] = 1.0
+        return dict(zip(todo, (vectors / norms).astype(np.float32, copy=False)))
+
+    def precompute_sync(self, texts: Sequence[str]) -> int:
+        """Embed the texts the persistent store lacks and store them; how many were new."""
+        if self.store is None:
+            return 0
+        with self._lock:
+            wanted = list(dict.fromkeys(str(t) for t in texts))
+            missing = [t for t in wanted if t not in self.store.get_many(wanted)]
+            computed = self._compute(missing)
+        if computed:
+            self.store.put_many(list(computed), np.stack(list(computed.values())))
+        return len(computed)
+
+    async def precompute(self, texts: Sequence[str]) -> int:
+        """:meth:`precompute_sync` off the event loop."""
+        return await asyncio.to_thread(self.precompute_sync, list(texts))
 
     async def embed(self, texts: list[str]) -> FloatMatrix:
         """Embed ``texts`` off the event loop (LightRAG ``EmbeddingFunc`` compatible)."""

@@ -106,6 +106,12 @@ def test_ingest_ask_update_delete_with_events(settings: Settings, tmp_path: Path
             out["right"] = await kb.query.answer("What predicts cardiovascular events in plasma?",
                                                  mode="naive")
             out["hyphen"] = await kb.query.answer("What does pharmacometabolomics use?", mode="mix")
+            # every sentence of the cited passages was embedded at ingestion, not at query time
+            quoted = [c.quote for a in (out["nmr"], out["right"]) for c in a.citations]
+            vectors = kb.store.embedder.store
+            assert vectors is not None and quoted
+            sentences = {x for q in quoted for x in q.split(" … ")}  # quotes join sentences
+            assert set(vectors.get_many(sentences)) == sentences
             # change one paper: the old statement must disappear
             make_pdf(papers / "pku.pdf", ["Maple syrup urine disease raises leucine, isoleucine and "
                                           "valine in plasma. It is treated with a restricted diet."],
