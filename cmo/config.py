@@ -76,8 +76,20 @@ class Settings(BaseSettings):
     rag_service_url: str = "http://127.0.0.1:8600"
     rag_max_upload_mb: int = Field(50, ge=1, le=2000)
 
+    # Chat UI (Chainlit)
+    cmo_ui_host: str = "127.0.0.1"
+    cmo_ui_port: int = Field(8000, ge=1, le=65535)
+    cmo_users_file: Path | None = Field(None, description="bcrypt users file; default <home>/users.json")
+    cmo_user_id_key: SecretStr | None = None          # HMAC key: events carry HMAC(login), never the login
+    cmo_ui_header_auth: str | None = None             # header a trusted proxy sets to the login (opt-in)
+    cmo_ui_timeout_s: float = Field(120.0, gt=0)
+
     # History and ops
     clickhouse_url: str | None = None
+    clickhouse_database: str = Field("cmo", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    cmo_history_path: Path | None = Field(None, description="chDB data dir; default <home>/history")
+    cmo_history_batch_size: int = Field(10_000, ge=1, le=1_000_000)  # sink flushes at this many rows
+    cmo_history_batch_ms: int = Field(1_000, ge=10)  # ... or when the oldest buffered row is this old
     cmo_workers_base_port: int = Field(6066, ge=1024, le=65000)  # worker health ports count up from here
     cmo_alert_webhook_url: SecretStr | None = None   # Slack-style incoming webhook (a secret URL)
     cmo_alert_smtp_host: str | None = None
@@ -95,8 +107,16 @@ class Settings(BaseSettings):
         return self.cmo_outbox_path or self.cmo_home / "outbox.db"
 
     @property
+    def users_path(self) -> Path:
+        return self.cmo_users_file or self.cmo_home / "users.json"
+
+    @property
     def broker_home(self) -> Path:
         return self.cmo_home / "kafka"
+
+    @property
+    def history_path(self) -> Path:
+        return self.cmo_history_path or self.cmo_home / "history"
 
 
 def load_settings(**overrides: Any) -> Settings:

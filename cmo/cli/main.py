@@ -6,12 +6,23 @@ import sys
 
 import typer
 
-from cmo.cli import broker_cmd, config_cmd, flags_cmd, schemas_cmd, topics_cmd, workers_cmd
+from cmo.cli import (
+    broker_cmd,
+    config_cmd,
+    flags_cmd,
+    schemas_cmd,
+    topics_cmd,
+    users_cmd,
+    workers_cmd,
+)
 from cmo.cli.common import err_console, setup_logging
 from cmo.cli.demo_cmd import demo
 from cmo.cli.eval_cmd import eval_command
+from cmo.cli.history_cmd import app as history_app
+from cmo.cli.history_cmd import dashboard_command, sql_command
 from cmo.cli.kb_cmd import ask, documents_app, ingest, serve
 from cmo.cli.replay_cmd import replay_command
+from cmo.cli.ui_cmd import ui
 from cmo.exceptions import CMOError
 
 app = typer.Typer(help="Clinical Metabolomics Oracle: cited answers, event-sourced on Kafka.",
@@ -29,7 +40,12 @@ app.command()(ask)
 app.command()(serve)
 app.command("eval")(eval_command)
 app.command("replay")(replay_command)
+app.add_typer(history_app, name="history")
+app.command("sql")(sql_command)
+app.command("dashboard")(dashboard_command)
 app.add_typer(documents_app, name="documents")
+app.add_typer(users_cmd.app, name="users")
+app.command("ui")(ui)
 
 
 @app.callback()
