@@ -32,6 +32,7 @@ from cmo.adapters.consumer import DLQ_HEADERS
 from cmo.adapters.publisher import DurableProducer
 from cmo.config import Settings
 from cmo.events import Event
+from cmo.events.records import to_record
 from cmo.exceptions import SerializationError
 from cmo.topics import dlq_name, event_for_topic, topic_name
 
@@ -153,6 +154,22 @@ class EventDecoder:
         except SerializationError as exc:
             self._dead_letter(current, value or b"", exc)
             return None
+
+    def decode_record(self, value: bytes | None, event: EventT[Any]
+                      ) -> tuple[str, Mapping[str, Any]] | None:
+        """Like :meth:`decode`, but the type name and Avro record, without building the event
+        (hot paths); serializers without ``decode_record`` fall back to :meth:`decode`."""
+        fast = getattr(self.serializer, "decode_record", None)
+        if fast is None:
+            decoded = self.decode(value, event)
+            return None if decoded is None else (type(decoded).__name__, to_record(decoded))
+        topic = event.message.topic
+        try:
+            name, record = fast(value or b"", topic, self._expected(topic))
+        except SerializationError as exc:
+            self._dead_letter(event, value or b"", exc)
+            return None
+        return str(name), record
 
     def _dead_letter(self, current: EventT[Any], value: bytes, exc: Exception) -> None:
         message = current.message

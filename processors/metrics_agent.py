@@ -113,6 +113,26 @@ def sample_for(event: Event) -> Sample | None:
     return None
 
 
+def sample_from_record(name: str, record: Mapping[str, Any]) -> Sample | None:
+    """:func:`sample_for` on an event's Avro record (the ingest hot path skips building the
+    event object). Raises ValueError for impossible values, as :func:`sample_for` does."""
+    if name == "ResponseGenerated":
+        if record["is_shadow"]:
+            return None
+        return Sample(backend=record["backend"], variant=record.get("variant"),
+                      timestamp_ms=int(record["event_time"]),
+                      latency_ms=float(record["latency_ms"]),
+                      error=record["error"] is not None,
+                      timeout=record["error_kind"] == "timeout")
+    if name == "QualityScored":
+        return Sample(backend=record["backend"], variant=record.get("variant"),
+                      timestamp_ms=int(record["event_time"]), quality=float(record["composite"]))
+    if name == "CostRecorded":
+        return Sample(backend=record["backend"], variant=record.get("variant"),
+                      timestamp_ms=int(record["event_time"]), cost_usd=float(record["usd"]))
+    return None
+
+
 @dataclass(frozen=True)
 class SourcePosition:
     """Where the event behind a sample was read: ``topic[partition]@offset``."""
@@ -372,12 +392,12 @@ def register_metrics_agent(app: faust.App, settings: Settings, producer: Durable
                 batch_size, within=batch_within_s):
             per_backend: dict[str, list[tuple[Sample, SourcePosition]]] = {}
             for current in events:
-                event = decoder.decode(current.value, current)
-                if event is None:
+                decoded = decoder.decode_record(current.value, current)
+                if decoded is None:
                     continue
                 try:
-                    sample = sample_for(event)
-                except ValueError as exc:
+                    sample = sample_from_record(*decoded)
+                except (ValueError, KeyError, TypeError) as exc:
                     decoder._dead_letter(current, current.value or b"", exc)  # as decoding
                     continue
                 if sample is not None:

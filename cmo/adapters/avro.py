@@ -166,6 +166,16 @@ class SingleObjectSerializer:
         return buf.getvalue()
 
     def decode(self, data: bytes, topic: str = "", expected: str | None = None) -> Event:
+        name, record = self.decode_record(data, topic, expected)
+        try:
+            return from_record(event_type(name), record)
+        except Exception as exc:  # any failure here means the bytes are not a valid event
+            raise SerializationError(f"cannot decode {name}: {exc}") from exc
+
+    def decode_record(self, data: bytes, topic: str = "",
+                      expected: str | None = None) -> tuple[str, dict[str, Any]]:
+        """The event's type name and its Avro record (read with the current schema), without
+        building the event object: for hot paths that need a few fields."""
         if len(data) < _HEADER or data[:2] != MAGIC:
             raise SerializationError("not Avro single-object encoded (missing 0xC3 0x01 marker)")
         writer = self.store.by_fingerprint(data[2:_HEADER])
@@ -178,6 +188,8 @@ class SingleObjectSerializer:
                 writer.parsed,
                 None if writer is reader else reader.parsed,
             )
-            return from_record(event_type(writer.name), record)  # type: ignore[arg-type]
         except Exception as exc:  # any failure here means the bytes are not a valid event
             raise SerializationError(f"cannot decode {writer.name}: {exc}") from exc
+        if not isinstance(record, dict):
+            raise SerializationError(f"cannot decode {writer.name}: not a record")
+        return writer.name, record
