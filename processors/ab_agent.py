@@ -39,8 +39,9 @@ from processors.metrics_agent import (
     EXPERIMENT_KEY,
     SERVICE,
     SourcePosition,
-    decode_samples,
     fresh_samples,
+    group_samples,
+    owned_partitions,
 )
 
 logger = logging.getLogger(__name__)
@@ -151,15 +152,7 @@ def register_ab_agent(app: faust.App, settings: Settings, producer: EventPublish
     async def tally(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(  # type: ignore[attr-defined]
                 batch_size, within=batch_within_s):
-            batches: dict[bytes, tuple[int, list[tuple[Sample, SourcePosition]]]] = {}
-            for current in events:
-                try:
-                    items = decode_samples(current.value)
-                except ValueError as exc:  # our own topic: a bug, not bad input
-                    logger.error("skipping an A/B record: %s", exc)
-                    continue
-                key = current.key if isinstance(current.key, bytes) else EXPERIMENT_KEY
-                batches.setdefault(key, (current.message.partition, []))[1].extend(items)
+            batches = group_samples(events, lambda _sample: EXPERIMENT_KEY)
             await changelog_ready(app, table)
             for key, (partition, items) in batches.items():
                 record = processor.add(table.get(key), items, partition)
@@ -169,8 +162,7 @@ def register_ab_agent(app: faust.App, settings: Settings, producer: EventPublish
     async def analyse_timer() -> None:
         if app.rebalancing or app.in_recovery:
             return
-        owned = {tp.partition for tp in app.assignor.assigned_actives()
-                 if tp.topic == topic.get_topic_name()}
+        owned = owned_partitions(app, topic)
         await changelog_ready(app, table)
         for key, record in _owned(table.items(), owned):
             try:

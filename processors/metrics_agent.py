@@ -340,6 +340,30 @@ def samples_topic_name(app_id: str) -> str:
     return f"{app_id}-{SAMPLES_SUFFIX}"
 
 
+def group_samples(events: Iterable[EventT[Any]], key_of: Callable[[Sample], bytes]
+                  ) -> dict[bytes, tuple[int, list[tuple[Sample, SourcePosition]]]]:
+    """A batch of samples-topic records as ``table key -> (partition, samples)``;
+    undecodable records (our own topic: a bug, not bad input) are logged and skipped."""
+    batches: dict[bytes, tuple[int, list[tuple[Sample, SourcePosition]]]] = {}
+    for current in events:
+        try:
+            items = decode_samples(current.value)
+        except ValueError as exc:
+            where = _position(current)
+            logger.error("skipping %s@%s: %s", where.tp, where.offset, exc)
+            continue
+        for sample, source in items:
+            batches.setdefault(key_of(sample), (current.message.partition, []))[1].append(
+                (sample, source))
+    return batches
+
+
+def owned_partitions(app: faust.App, topic: TopicT) -> set[int]:
+    """Partitions of ``topic`` this worker actively owns (its timers act on those only)."""
+    return {tp.partition for tp in app.assignor.assigned_actives()
+            if tp.topic == topic.get_topic_name()}
+
+
 def _position(event: EventT[Any]) -> SourcePosition:
     message = event.message
     return SourcePosition(message.topic, message.partition, message.offset)
@@ -415,18 +439,7 @@ def register_metrics_agent(app: faust.App, settings: Settings, producer: Durable
         # per batch, not once per sample (the record holds all its open windows).
         async for events in stream.take_events(  # type: ignore[attr-defined]
                 batch_size, within=batch_within_s):
-            batches: dict[bytes, tuple[int, list[tuple[Sample, SourcePosition]]]] = {}
-            for current in events:
-                try:
-                    items = decode_samples(current.value)
-                except ValueError as exc:  # our own topic: a bug, not bad input; keep going
-                    where = _position(current)
-                    logger.error("skipping %s@%s: %s", where.tp, where.offset, exc)
-                    continue
-                for sample, source in items:
-                    key = sample.backend.encode()
-                    batches.setdefault(key, (current.message.partition, []))[1].append(
-                        (sample, source))
+            batches = group_samples(events, lambda sample: sample.backend.encode())
             await changelog_ready(app, table)
             for key, (partition, items) in batches.items():
                 record = aggregator.add_batch(table.get(key), items, partition)
@@ -436,8 +449,7 @@ def register_metrics_agent(app: faust.App, settings: Settings, producer: Durable
     async def close_windows() -> None:
         if app.rebalancing or app.in_recovery:
             return
-        owned = {tp.partition for tp in app.assignor.assigned_actives()
-                 if tp.topic == samples.get_topic_name()}
+        owned = owned_partitions(app, samples)
         await changelog_ready(app, table)
         for key, record in list(table.items()):
             if record is None or int(record["partition"]) not in owned:
