@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -113,23 +114,26 @@ def sample_for(event: Event) -> Sample | None:
     return None
 
 
-def sample_from_record(name: str, record: Mapping[str, Any]) -> Sample | None:
-    """:func:`sample_for` on an event's Avro record (the ingest hot path skips building the
-    event object). Raises ValueError for impossible values, as :func:`sample_for` does."""
+def sample_row(name: str, record: Mapping[str, Any], topic: str, partition: int,
+               offset: int) -> list[Any] | None:
+    """The samples-topic row (:func:`encode_samples` layout) of an event's Avro record, built
+    directly (the ingest hot path creates no objects per event); same rules and errors as
+    :func:`sample_for`."""
     if name == "ResponseGenerated":
         if record["is_shadow"]:
             return None
-        return Sample(backend=record["backend"], variant=record.get("variant"),
-                      timestamp_ms=int(record["event_time"]),
-                      latency_ms=float(record["latency_ms"]),
-                      error=record["error"] is not None,
-                      timeout=record["error_kind"] == "timeout")
+        latency = float(record["latency_ms"])
+        if not 0.0 <= latency < math.inf:
+            raise ValueError(f"latency_ms must be finite and >= 0, got {latency}")
+        return [record["backend"], record.get("variant"), int(record["event_time"]), latency,
+                record["error"] is not None, record["error_kind"] == "timeout", None, 0.0,
+                topic, partition, offset]
     if name == "QualityScored":
-        return Sample(backend=record["backend"], variant=record.get("variant"),
-                      timestamp_ms=int(record["event_time"]), quality=float(record["composite"]))
+        return [record["backend"], record.get("variant"), int(record["event_time"]), None,
+                False, False, float(record["composite"]), 0.0, topic, partition, offset]
     if name == "CostRecorded":
-        return Sample(backend=record["backend"], variant=record.get("variant"),
-                      timestamp_ms=int(record["event_time"]), cost_usd=float(record["usd"]))
+        return [record["backend"], record.get("variant"), int(record["event_time"]), None,
+                False, False, None, float(record["usd"]), topic, partition, offset]
     return None
 
 
@@ -155,13 +159,17 @@ def encode_samples(items: Iterable[tuple[Sample, SourcePosition]]) -> bytes:
     """The samples-topic value: a JSON list with one row per sample, its fields then its
     source position (one message per backend and batch; the aggregator still deduplicates
     per sample). Rows are positional (:data:`_ROW`) because this is the hot path."""
-    return json.dumps([[sample.backend, sample.variant, sample.timestamp_ms, sample.latency_ms,
-                        sample.error, sample.timeout, sample.quality, sample.cost_usd,
-                        source.topic, source.partition, source.offset]
-                       for sample, source in items], separators=(",", ":")).encode()
+    return _dumps([[sample.backend, sample.variant, sample.timestamp_ms, sample.latency_ms,
+                    sample.error, sample.timeout, sample.quality, sample.cost_usd,
+                    source.topic, source.partition, source.offset]
+                   for sample, source in items])
 
 
 _ROW = 11
+
+
+def _dumps(rows: list[list[Any]]) -> bytes:
+    return json.dumps(rows, separators=(",", ":")).encode()
 
 
 def decode_sample(data: bytes | None) -> tuple[Sample, SourcePosition]:
@@ -414,25 +422,25 @@ def register_metrics_agent(app: faust.App, settings: Settings, producer: Durable
         # offset); the batch's source offsets are acknowledged after the sends.
         async for events in stream.take_events(  # type: ignore[attr-defined]
                 batch_size, within=batch_within_s):
-            per_backend: dict[str, list[tuple[Sample, SourcePosition]]] = {}
+            per_backend: dict[str, list[list[Any]]] = {}
             for current in events:
                 decoded = decoder.decode_record(current.value, current)
                 if decoded is None:
                     continue
+                message = current.message
                 try:
-                    sample = sample_from_record(*decoded)
+                    row = sample_row(*decoded, message.topic, message.partition, message.offset)
                 except (ValueError, KeyError, TypeError) as exc:
                     decoder._dead_letter(current, current.value or b"", exc)  # as decoding
                     continue
-                if sample is not None:
-                    per_backend.setdefault(sample.backend, []).append(
-                        (sample, _position(current)))
-            for backend, items in per_backend.items():
-                await samples.send(key=backend.encode(), value=encode_samples(items))
-            variants = [item for items in per_backend.values() for item in items
-                        if item[0].variant is not None]
+                if row is not None:
+                    per_backend.setdefault(row[0], []).append(row)
+            for backend, rows in per_backend.items():
+                await samples.send(key=backend.encode(), value=_dumps(rows))
+            variants = [row for rows in per_backend.values() for row in rows
+                        if row[1] is not None]
             if variant_topic is not None and variants:
-                await variant_topic.send(key=EXPERIMENT_KEY, value=encode_samples(variants))
+                await variant_topic.send(key=EXPERIMENT_KEY, value=_dumps(variants))
 
     async def aggregate(stream: faust.StreamT[bytes]) -> None:
         # Batches: a backend's record is decoded, updated and written to the changelog once
