@@ -9,6 +9,7 @@ from rich.table import Table
 from cmo.cli.common import console, err_console
 from cmo.config import check_settings, load_settings
 from cmo.exceptions import ConfigError
+from cmo.history.client import redact_url
 
 app = typer.Typer(help="Inspect and validate the configuration.", no_args_is_help=True)
 
@@ -35,5 +36,7 @@ def show() -> None:
         value = getattr(s, name)
         shown = ("(set)" if value else "(unset)") if isinstance(value, SecretStr) or (
             value is None and name.endswith("_key")) else str(value)
+        if name.endswith("_url") and isinstance(value, str):
+            shown = redact_url(value)  # a server URL may carry user:password
         table.add_row(name.upper(), shown)
     console.print(table)

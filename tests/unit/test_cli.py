@@ -82,6 +82,15 @@ def test_config_check_names_the_bad_variable(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
 
 
+def test_config_show_never_prints_a_password_in_a_url(tmp_path: Path) -> None:
+    env = {"CLICKHOUSE_URL": "https://ops:hunter2-secret@ch.internal:8443",
+           "CMO_CONTROL_KEY": "a-control-key-value", "CMO_HOME": str(tmp_path / "home")}
+    result = cmo("config", "show", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "hunter2-secret" not in result.stdout and "a-control-key-value" not in result.stdout
+    assert "ops:***@ch.internal:8443" in result.stdout.replace("\n", "")
+
+
 def test_config_reads_dotenv_file(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("LIGHTRAG_DAILY_BUDGET=-3\n")
     result = cmo("config", "check", cwd=tmp_path)
