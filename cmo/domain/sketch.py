@@ -20,6 +20,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -55,7 +56,7 @@ class QuantileSketch:
 
     def key(self, value: float) -> int:
         """The bucket key of a positive value."""
-        return math.ceil(math.log(value) / math.log(self.gamma))
+        return _bucket_key(value, self.relative_accuracy)
 
     def bucket_value(self, key: int) -> float:
         """The value reported for every member of bucket ``key``."""
@@ -134,6 +135,13 @@ class QuantileSketch:
     def from_bytes(cls, raw: bytes) -> QuantileSketch:
         """Inverse of :meth:`to_bytes`."""
         return cls.from_dict(json.loads(raw))
+
+
+@lru_cache(maxsize=65_536)
+def _bucket_key(value: float, relative_accuracy: float) -> int:
+    """Bucket of a positive value (cached: one latency lands in several windows' sketches)."""
+    gamma = (1.0 + relative_accuracy) / (1.0 - relative_accuracy)
+    return math.ceil(math.log(value) / math.log(gamma))
 
 
 def _copy(bins: Mapping[int, int]) -> dict[int, int]:

@@ -365,9 +365,16 @@ class WindowStore:
         windows = _thaw(self.windows)
         late = self.late
         grouped: dict[WindowKey, list[Sample]] = {}
+        # Samples of one backend/variant within one grid step share their windows.
+        grid = _grid_ms(self.specs)
+        keys_of: dict[tuple[str, str | None, int], list[WindowKey]] = {}
         for sample in samples:
             missed = False
-            for key in self.keys_for(sample):
+            cell = (sample.backend, sample.variant, sample.timestamp_ms // grid)
+            keys = keys_of.get(cell)
+            if keys is None:
+                keys = keys_of[cell] = self.keys_for(sample)
+            for key in keys:
                 # Closed windows stay closed: the sample misses them.
                 if self.closed_through_ms is not None and key.end <= self.closed_through_ms:
                     missed = True
@@ -407,6 +414,15 @@ class WindowStore:
 
 
 _EMPTY = WindowAccumulator()
+
+
+def _grid_ms(specs: Iterable[WindowSpec]) -> int:
+    """The largest step dividing every window size and step: two timestamps in the same
+    grid cell (``ts // grid``) belong to exactly the same windows."""
+    grid = 0
+    for spec in specs:
+        grid = math.gcd(grid, spec.size_ms, spec.step_ms or spec.size_ms)
+    return max(grid, 1)
 
 
 def _thaw(windows: Mapping[WindowKey, WindowAccumulator]) -> dict[WindowKey, WindowAccumulator]:

@@ -306,3 +306,15 @@ def test_sample_rejects_impossible_latency() -> None:
     for bad in (-1.0, math.nan, math.inf):
         with pytest.raises(ValueError):
             s(latency_ms=bad)
+
+
+def test_batch_add_shares_window_keys_only_within_a_grid_cell() -> None:
+    # sizes and steps whose gcd (1 s) is smaller than any of them, timestamps across edges
+    specs = (WindowSpec("tumbling", 4_000), WindowSpec("hopping", 7_000, 3_000))
+    rng = random.Random(11)
+    samples = [s(ts=rng.randrange(0, 30_000), latency_ms=float(rng.randint(1, 500)),
+                 variant=rng.choice([None, "a"])) for _ in range(300)]
+    one_by_one = WindowStore(specs)
+    for sample in samples:
+        one_by_one = one_by_one.add(sample)
+    assert WindowStore(specs).add_all(samples) == one_by_one
