@@ -94,7 +94,8 @@ _IDS = uuid.UUID("6f1d2c3e-8a47-4b0e-9d51-3c2f7e9a1b84")  # namespace of WindowM
 
 # -- pure logic ---------------------------------------------------------------------------
 def sample_for(event: Event) -> Sample | None:
-    """The sample an event contributes, or ``None`` (shadow responses, other events).
+    """The sample an event contributes, or ``None`` (shadow responses, other events): the
+    readable definition that the hot path's :func:`sample_row` is tested against.
 
     Raises:
         ValueError: the event carries an impossible value (negative or infinite latency).
@@ -116,7 +117,7 @@ def sample_for(event: Event) -> Sample | None:
 
 def sample_row(name: str, record: Mapping[str, Any], topic: str, partition: int,
                offset: int) -> list[Any] | None:
-    """The samples-topic row (:func:`encode_samples` layout) of an event's Avro record, built
+    """The samples-topic row (:data:`_ROW` layout) of an event's Avro record, built
     directly (the ingest hot path creates no objects per event); same rules and errors as
     :func:`sample_for`."""
     if name == "ResponseGenerated":
@@ -150,42 +151,18 @@ class SourcePosition:
         return f"{self.topic}[{self.partition}]"
 
 
-def encode_sample(sample: Sample, source: SourcePosition) -> bytes:
-    """The samples-topic value of one sample (see :func:`encode_samples`)."""
-    return encode_samples([(sample, source)])
-
-
-def encode_samples(items: Iterable[tuple[Sample, SourcePosition]]) -> bytes:
-    """The samples-topic value: a JSON list with one row per sample, its fields then its
-    source position (one message per backend and batch; the aggregator still deduplicates
-    per sample). Rows are positional (:data:`_ROW`) because this is the hot path."""
-    return _dumps([[sample.backend, sample.variant, sample.timestamp_ms, sample.latency_ms,
-                    sample.error, sample.timeout, sample.quality, sample.cost_usd,
-                    source.topic, source.partition, source.offset]
-                   for sample, source in items])
-
-
 _ROW = 11
+"""Fields of a samples-topic row: the sample's fields (backend, variant, timestamp_ms,
+latency_ms, error, timeout, quality, cost_usd), then its source topic, partition, offset.
+Rows are positional because this is the hot path (see :func:`sample_row`)."""
 
 
 def _dumps(rows: list[list[Any]]) -> bytes:
     return json.dumps(rows, separators=(",", ":")).encode()
 
 
-def decode_sample(data: bytes | None) -> tuple[Sample, SourcePosition]:
-    """Inverse of :func:`encode_sample`.
-
-    Raises:
-        ValueError: not exactly one sample.
-    """
-    items = decode_samples(data)
-    if len(items) != 1:
-        raise ValueError(f"not a single metrics sample: {len(items)} samples")
-    return items[0]
-
-
 def decode_samples(data: bytes | None) -> list[tuple[Sample, SourcePosition]]:
-    """Inverse of :func:`encode_samples`.
+    """The samples of a samples-topic value (a JSON list of :data:`_ROW`-field rows).
 
     Raises:
         ValueError: not a samples record.
@@ -228,11 +205,6 @@ class BackendState:
     partition: int
     store: WindowStore
     applied: Mapping[str, int] = field(default_factory=dict)
-
-    def add(self, sample: Sample, source: SourcePosition) -> BackendState | None:
-        """The state with the sample added; ``None`` if that source offset was applied."""
-        state, added = self.add_all(((sample, source),))
-        return state if added else None
 
     def add_all(self, items: Iterable[tuple[Sample, SourcePosition]]) -> tuple[BackendState, int]:
         """The state with every sample not applied before added (one copy of the windows),
@@ -291,11 +263,6 @@ class WindowAggregator:
         self.applied = 0
         self.duplicates = 0
         self.published = 0
-
-    def add(self, record: Mapping[str, Any] | None, sample: Sample, source: SourcePosition,
-            partition: int) -> dict[str, Any] | None:
-        """The backend's new record, or ``None`` when the sample was already applied."""
-        return self.add_batch(record, [(sample, source)], partition)
 
     def add_batch(self, record: Mapping[str, Any] | None,
                   items: list[tuple[Sample, SourcePosition]],
