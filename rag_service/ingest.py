@@ -5,6 +5,13 @@ For each file: hash its bytes; unchanged files are skipped, changed ones re-inde
 unreadable ones recorded as failed with a human-readable reason while the batch goes on.
 Every file produces one DocumentIngested event. The manifest marks a document indexed
 only once it is fully stored, so an interrupted run resumes where it stopped.
+
+Stored documents are committed in batches (every ``commit_every_s`` seconds or
+``commit_every_docs`` documents, at the end of a run and when it is interrupted): LightRAG's
+file backends rewrite whole files on every commit, which per document made ingestion
+quadratic in the corpus size. A document enters the manifest (and its event is published)
+only after its batch is committed, so a crash loses at most the uncommitted batch, which
+the next run indexes again.
 """
 
 from __future__ import annotations
@@ -62,13 +69,18 @@ class IngestReport:
 class IngestService:
     def __init__(self, store: KnowledgeStore, manifest: Manifest, events: EventPublisher,
                  service: str = "rag_service", clock: Callable[[], int] = now_ms,
-                 chunk_tokens: int = 300) -> None:
+                 chunk_tokens: int = 300, commit_every_s: float = 10.0,
+                 commit_every_docs: int = 100) -> None:
         self.store = store
         self.manifest = manifest
         self.events = events
         self.service = service
         self.clock = clock
         self.chunk_tokens = chunk_tokens
+        self.commit_every_s = commit_every_s
+        self.commit_every_docs = commit_every_docs
+        self._pending: list[tuple[DocumentRecord, int, float]] = []
+        self._committed_at = time.monotonic()
 
     async def ingest(self, root: Path, progress: bool = False) -> IngestReport:
         """Bring the store in line with ``root`` (a folder, pruned of deleted files, or one file)."""
@@ -88,11 +100,35 @@ class IngestService:
         steps = plan(found, under, prune_missing=root.is_dir())
         report = IngestReport()
         bar = tqdm(steps, desc="ingesting", unit="file", disable=not progress, leave=False)
-        for step in bar:
-            bar.set_postfix_str(Path(step.path).name[:30])
-            await self._apply(step, found.get(step.path, ""), report)
+        self._committed_at = time.monotonic()
+        try:
+            for step in bar:
+                bar.set_postfix_str(Path(step.path).name[:30])
+                await self._apply(step, found.get(step.path, ""), report)
+                if (len(self._pending) >= self.commit_every_docs
+                        or time.monotonic() - self._committed_at >= self.commit_every_s):
+                    await self._commit(report)
+        finally:  # also on Ctrl-C: what is stored so far is committed and recorded
+            await self._commit(report)
         report.seconds = time.perf_counter() - started
         return report
+
+    async def _commit(self, report: IngestReport) -> None:
+        """Commit the stored batch, then record its documents in the manifest and events."""
+        self._committed_at = time.monotonic()
+        if not self._pending:
+            return
+        await self.store.flush()
+        pending, self._pending = self._pending, []
+        for record, pages, started in pending:
+            self.manifest.put(record)
+            report.indexed.append(record.path)
+            report.pages += pages
+            report.chunks += record.chunks
+            self._emit(record.path, "indexed", record.content_hash, record, started)
+            logger.info("indexed %s as %s: %d pages, %d chunks", record.path, record.doc_id,
+                        pages, record.chunks)
+        self.manifest.bump_version()
 
     async def _apply(self, step: Step, digest: str, report: IngestReport) -> None:
         started = time.perf_counter()
@@ -115,19 +151,13 @@ class IngestService:
             await self.store.delete_document(step.previous_doc_id)
         stored = await self.store.insert_chunks(
             doc.doc_id, doc.title or Path(step.path).stem,
-            [{"chunk_id": c.chunk_id, "text": c.text, "page": c.page} for c in chunks])
+            [{"chunk_id": c.chunk_id, "text": c.text, "page": c.page} for c in chunks],
+            commit=False)
         record = DocumentRecord(
             doc_id=doc.doc_id, path=step.path, content_hash=doc.content_hash, status="indexed",
             title=doc.title, doi=doc.doi, pages=len(doc.pages), chunks=stored,
             updated_ms=self.clock(), chunk_ids=tuple(c.chunk_id for c in chunks))
-        self.manifest.put(record)
-        self.manifest.bump_version()
-        report.indexed.append(step.path)
-        report.pages += len(doc.pages)
-        report.chunks += stored
-        self._emit(step.path, "indexed", doc.content_hash, record, started)
-        logger.info("indexed %s as %s: %d pages, %d chunks", step.path, doc.doc_id,
-                    len(doc.pages), stored)
+        self._pending.append((record, len(doc.pages), started))
 
     async def _remove(self, path: str, doc_id: str, report: IngestReport) -> None:
         started = time.perf_counter()

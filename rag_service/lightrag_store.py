@@ -89,6 +89,7 @@ class KnowledgeStore:
         self._rag: Any = None
         self._docs: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
+        self._dirty = False
 
     async def open(self) -> Self:
         """Load the model and LightRAG's storages."""
@@ -168,10 +169,14 @@ class KnowledgeStore:
 
     # ------------------------------------------------------------------ writing
     async def insert_chunks(self, doc_id: str, title: str,
-                            chunks: Sequence[Mapping[str, Any]]) -> int:
+                            chunks: Sequence[Mapping[str, Any]], *, commit: bool = True) -> int:
         """Store a document's chunks (``chunk_id``, ``text``, ``page``) with their graph.
 
         Re-inserting a ``doc_id`` replaces the document. Returns the chunks stored.
+        ``commit=False`` keeps the change in memory (queries see it) until :meth:`flush`:
+        LightRAG's file backends rewrite whole files on every commit, so a batch of
+        documents is committed once (a crash before the flush loses the batch, never a
+        committed document).
         """
         rag = self.rag
         records: dict[str, dict[str, Any]] = {}
@@ -195,7 +200,10 @@ class KnowledgeStore:
             entities, relations = self._aggregate(
                 {key: rec["content"] for key, rec in records.items()}, {doc_id})
             await self._write_graph(entities, relations, merge=True)
-            await self._commit()
+            if commit:
+                await self._commit()
+            else:
+                self._dirty = True
         precompute = getattr(self.embedder, "precompute", None)
         if precompute is not None:  # extractive answers read these instead of embedding
             await precompute([s for rec in records.values()
@@ -279,6 +287,12 @@ class KnowledgeStore:
         await rag.entities_vdb.upsert(ent_vdb)
         await rag.relationships_vdb.upsert(rel_vdb)
 
+    async def flush(self) -> None:
+        """Commit what ``insert_chunks(..., commit=False)`` left in memory (no-op if nothing)."""
+        async with self._lock:
+            if self._dirty:
+                await self._commit()
+
     async def _commit(self) -> None:
         """Flush every storage LightRAG buffers (vectors are embedded here) and the index."""
         for name in ("text_chunks", "chunks_vdb", "entities_vdb", "relationships_vdb",
@@ -287,6 +301,7 @@ class KnowledgeStore:
         path = self.working_dir / DOCUMENTS_FILE
         path.with_suffix(".tmp").write_text(json.dumps(self._docs, ensure_ascii=False), "utf-8")
         os.replace(path.with_suffix(".tmp"), path)
+        self._dirty = False
 
     # ----------------------------------------------------------------- deleting
     async def delete_document(self, doc_id: str) -> bool:

@@ -63,7 +63,8 @@ class LLMKnowledgeStore(KnowledgeStore):
                           enable_rerank=False)
 
     async def insert_chunks(self, doc_id: str, title: str,
-                            chunks: Sequence[Mapping[str, Any]]) -> int:
+                            chunks: Sequence[Mapping[str, Any]], *, commit: bool = True) -> int:
+        """LightRAG's own pipeline persists as it goes: every insert is committed."""
         rag = self.rag
         kept = [(c, lru.sanitize_text_for_encoding(str(c["text"])).strip()) for c in chunks]
         kept = [(c, text) for c, text in kept if text]

@@ -13,23 +13,29 @@ Pure: no I/O, no clock, no randomness — the same text always gives the same gr
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cmo.domain.key_terms import key_terms
 from cmo.domain.sentences import split_sentences as _split
 
 logger = logging.getLogger(__name__)
 
 ENTITY_TYPES = (TECHNIQUE, METABOLITE, BIOMARKER, SPECIMEN, DISEASE, ENZYME, ACRONYM,
-                ORGANIZATION, STUDY, NAMED_ENTITY) = (
+                ORGANIZATION, STUDY, NAMED_ENTITY, CONCEPT) = (
     "technique", "metabolite", "biomarker", "specimen", "disease", "enzyme", "acronym",
-    "organization", "study", "named_entity")
+    "organization", "study", "named_entity", "concept")
 
 MAX_ENTITIES_PER_SENTENCE = 8
 """Only the first entities of a sentence are paired, bounding relations to 28 a sentence."""
+
+KEY_TERMS_PER_CHUNK = 4
+"""Key terms (:mod:`cmo.domain.key_terms`) of a chunk added as ``concept`` entities, so a
+passage in plain lower-case words still has entities for graph retrieval to reach it."""
 
 # type | canonical name | other spellings (matched case-insensitively, whole words)
 _LEXICON_TEXT = """
@@ -253,9 +259,23 @@ def _disease_phrases(sentence: str) -> Iterable[tuple[int, int, str]]:
         yield words[first].start(), word.end(), " ".join(tokens)
 
 
-def _candidates(sentence: str) -> list[tuple[int, int, int, str, str]]:
+@functools.lru_cache(maxsize=256)
+def _terms_pattern(terms: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+    names = {term.lower(): term for term in terms}
+    pattern = re.compile(r"(?<![\w-])(?:" + "|".join(
+        re.escape(t) for t in sorted(names, key=len, reverse=True)) + r")(?![\w-])",
+        re.IGNORECASE)
+    return pattern, names
+
+
+def _candidates(sentence: str, terms: tuple[str, ...] = (),
+                ) -> list[tuple[int, int, int, str, str]]:
     """(priority, start, end, name, type) for every pattern match in ``sentence``."""
     found: list[tuple[int, int, int, str, str]] = []
+    if terms:
+        pattern, names = _terms_pattern(terms)
+        for m in pattern.finditer(sentence):
+            found.append((6, m.start(), m.end(), names[m.group().lower()], CONCEPT))
     for m in _LEXICON_RE.finditer(sentence):
         canonical, entity_type = _LEXICON[m.group().lower()]
         found.append((0, m.start(), m.end(), canonical, entity_type))
@@ -291,15 +311,16 @@ def _candidates(sentence: str) -> list[tuple[int, int, int, str, str]]:
     return found
 
 
-def find_entities(sentence: str) -> list[tuple[str, str]]:
+def find_entities(sentence: str, terms: Sequence[str] = ()) -> list[tuple[str, str]]:
     """(name, type) of the entities in one sentence, in reading order, without repeats.
 
     Overlapping matches are resolved by pattern priority (lexicon first, then disease
-    phrases, ``... acid``, capitalised names, suffix words, acronyms), then length.
+    phrases, ``... acid``, capitalised names, suffix words, acronyms, then the given key
+    ``terms`` of the passage as ``concept`` entities), then length.
     """
     chosen: list[tuple[int, int, str, str]] = []
     for _prio, start, end, name, entity_type in sorted(
-        _candidates(sentence), key=lambda c: (c[0], c[1] - c[2], c[1])
+        _candidates(sentence, tuple(terms)), key=lambda c: (c[0], c[1] - c[2], c[1])
     ):
         if all(end <= s or start >= e for s, e, _n, _t in chosen):
             chosen.append((start, end, name, entity_type))
@@ -317,18 +338,21 @@ def relation_keywords(sentence: str) -> tuple[str, ...]:
     return ("co-occurrence", *(cue for pattern, cue in _CUES if pattern.search(sentence)))
 
 
-def extract_graph(text: str, *,
-                  max_entities_per_sentence: int = MAX_ENTITIES_PER_SENTENCE) -> ChunkGraph:
+def extract_graph(text: str, *, max_entities_per_sentence: int = MAX_ENTITIES_PER_SENTENCE,
+                  key_term_limit: int = KEY_TERMS_PER_CHUNK) -> ChunkGraph:
     """Entities and co-occurrence relations of one chunk of text.
 
     An entity's description is the first sentence it occurs in and ``mentions`` counts
     its sentences; a relation links two entities of one sentence (first sentence as
-    description, weight = number of sentences they share).
+    description, weight = number of sentences they share). The chunk's first
+    ``key_term_limit`` key terms are entities too (``concept``) where no pattern claims
+    their words.
     """
     entities: dict[str, Entity] = {}
     relations: dict[tuple[str, str], Relation] = {}
+    terms = tuple(key_terms(text, key_term_limit))
     for sentence in split_sentences(text):
-        found = find_entities(sentence)
+        found = find_entities(sentence, terms)
         for name, entity_type in found:
             known = entities.get(name)
             entities[name] = (Entity(name, entity_type, sentence) if known is None else

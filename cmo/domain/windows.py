@@ -361,28 +361,33 @@ class WindowStore:
         return self.add_all((sample,))
 
     def add_all(self, samples: Iterable[Sample]) -> WindowStore:
-        """The store with all samples added (one copy of the windows, not one per sample)."""
+        """The store with all samples added (one copy of the windows, not one per sample).
+
+        Samples of one backend/variant within one grid cell belong to exactly the same
+        windows, so each cell is folded into one accumulator once and that accumulator is
+        merged into each of its windows (equal to adding the samples one by one; float
+        sums up to rounding).
+        """
         windows = _thaw(self.windows)
         late = self.late
-        grouped: dict[WindowKey, list[Sample]] = {}
-        # Samples of one backend/variant within one grid step share their windows.
         grid = _grid_ms(self.specs)
-        keys_of: dict[tuple[str, str | None, int], list[WindowKey]] = {}
+        cells: dict[tuple[str, str | None, int], list[Sample]] = {}
         for sample in samples:
+            cells.setdefault((sample.backend, sample.variant, sample.timestamp_ms // grid),
+                             []).append(sample)
+        closed = self.closed_through_ms
+        for members in cells.values():
+            folded: WindowAccumulator | None = None
             missed = False
-            cell = (sample.backend, sample.variant, sample.timestamp_ms // grid)
-            keys = keys_of.get(cell)
-            if keys is None:
-                keys = keys_of[cell] = self.keys_for(sample)
-            for key in keys:
-                # Closed windows stay closed: the sample misses them.
-                if self.closed_through_ms is not None and key.end <= self.closed_through_ms:
-                    missed = True
+            for key in self.keys_for(members[0]):
+                if closed is not None and key.end <= closed:
+                    missed = True  # closed windows stay closed: the samples miss them
                     continue
-                grouped.setdefault(key, []).append(sample)
-            late += int(missed)
-        for key, group in grouped.items():
-            windows[key] = windows.get(key, _EMPTY).add_all(group)
+                if folded is None:
+                    folded = _EMPTY.add_all(members)
+                old = windows.get(key)
+                windows[key] = folded if old is None else old.merge(folded)
+            late += len(members) if missed else 0
         return replace(self, windows=windows, late=late)
 
     def close_due(self, now_ms: int, grace_ms: int) -> tuple[list[tuple[WindowKey, WindowSummary]], WindowStore]:

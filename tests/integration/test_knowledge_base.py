@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -245,6 +248,67 @@ def test_interrupted_ingest_resumes_without_losing_work(settings: Settings, tmp_
     assert asyncio.run(interrupted()) == 3
     report, answer = asyncio.run(resumed())
     assert len(report.unchanged) == 2 and len(report.indexed) == 2
+    assert answer.citations and answer.citations[0].title == "Paper 3"
+
+
+CRASH_SCRIPT = """
+import asyncio, os, sys
+from pathlib import Path
+from cmo.config import Settings
+from rag_service.context import KnowledgeBase
+
+async def main():
+    kb = await KnowledgeBase.open(Settings(_env_file=None), service="test")
+    kb.ingest.commit_every_docs = 2  # papers 0 and 1 are committed as one batch
+    original, calls = kb.store.insert_chunks, 0
+
+    async def dying(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        stored = await original(*args, **kwargs)
+        if calls == 3:
+            kb.events.flush(10)
+            os._exit(3)  # power cut: paper 2 is stored in memory, never committed
+        return stored
+
+    kb.store.insert_chunks = dying
+    await kb.ingest.ingest(Path(sys.argv[1]))
+
+asyncio.run(main())
+"""
+
+
+def test_crash_before_a_batch_commit_loses_only_that_batch(settings: Settings,
+                                                           tmp_path: Path) -> None:
+    s = _kb_settings(settings, tmp_path)
+    papers = s.lightrag_papers_dir
+    for i, text in enumerate([NMR, PKU, LEFT, RIGHT]):
+        make_pdf(papers / f"p{i}.pdf", [text], title=f"Paper {i}")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "CMO_",
+                                                                        "LIGHTRAG_", "OPENAI_"))},
+           "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
+           "KAFKA_TOPIC_PREFIX": s.kafka_topic_prefix, "CMO_HOME": str(s.cmo_home),
+           "LIGHTRAG_WORKING_DIR": str(s.lightrag_working_dir)}
+    crashed = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(papers)], env=env,
+                             cwd=Path(__file__).parents[2], capture_output=True, timeout=300)
+    assert crashed.returncode == 3, crashed.stderr.decode(errors="replace")[-2000:]
+
+    async def resumed():  # type: ignore[no-untyped-def]
+        kb = await KnowledgeBase.open(s, service="test")
+        try:
+            recorded = sorted(Path(r.path).name for r in kb.manifest.all()
+                              if r.status == "indexed")
+            report = await kb.ingest.ingest(papers)
+            answer = await kb.query.answer("What predicts cardiovascular events?", mode="naive")
+            return recorded, report, answer, kb.store.documents()
+        finally:
+            await kb.close()
+
+    recorded, report, answer, documents = asyncio.run(resumed())
+    assert recorded == ["p0.pdf", "p1.pdf"], "only the committed batch is recorded"
+    assert sorted(Path(p).name for p in report.unchanged) == ["p0.pdf", "p1.pdf"]
+    assert sorted(Path(p).name for p in report.indexed) == ["p2.pdf", "p3.pdf"]
+    assert len(documents) == 4
     assert answer.citations and answer.citations[0].title == "Paper 3"
 
 

@@ -7,6 +7,7 @@ import pytest
 from cmo.domain.kg_extract import (
     ACRONYM,
     BIOMARKER,
+    CONCEPT,
     DISEASE,
     ENTITY_TYPES,
     ENZYME,
@@ -101,7 +102,8 @@ TEXT = ("Plasma lactate was measured by LC-MS in sepsis. "
 def test_extract_graph_descriptions_are_verbatim_sentences_and_weights_count() -> None:
     graph = extract_graph(TEXT)
     entities = {e.name: e for e in graph.entities}
-    assert set(entities) == {"plasma", "lactate", "LC-MS", "sepsis", "NMR"}
+    assert set(entities) == {"plasma", "lactate", "LC-MS", "sepsis", "NMR", "validation cohort"}
+    assert entities["validation cohort"].entity_type == CONCEPT
     assert entities["lactate"].mentions == 2
     for entity in graph.entities:
         assert entity.description in split_sentences(TEXT)
