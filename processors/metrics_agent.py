@@ -138,7 +138,7 @@ def sample_row(name: str, record: Mapping[str, Any], topic: str, partition: int,
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourcePosition:
     """Where the event behind a sample was read: ``topic[partition]@offset``."""
 

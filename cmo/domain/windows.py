@@ -63,7 +63,7 @@ class WindowSpec:
         return hopping_ranges(timestamp_ms, self.size_ms, self.step_ms)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Sample:
     """One observation: a response, a quality score or a cost record, with only its fields set."""
 
