@@ -318,3 +318,24 @@ def test_batch_add_shares_window_keys_only_within_a_grid_cell() -> None:
     for sample in samples:
         one_by_one = one_by_one.add(sample)
     assert WindowStore(specs).add_all(samples) == one_by_one
+
+
+def test_store_batch_equals_one_sample_at_a_time() -> None:
+    """Batches fold each grid cell once and merge it into every window of the cell: the
+    same windows, counts, sketches and late count as adding the samples one by one."""
+    rng = random.Random(7)
+    samples = [Sample(backend=rng.choice(["lightrag", "perplexity"]),
+                      timestamp_ms=rng.randint(0, 90_000),
+                      variant=rng.choice([None, "control", "treatment"]),
+                      latency_ms=float(rng.randint(1, 5_000)), error=rng.random() < 0.1,
+                      cost_usd=0.25 * rng.randint(0, 4))
+               for _ in range(400)]
+    _, start = WindowStore(SPECS).add(s(5_000, latency_ms=1.0)).close_due(45_000, 0)
+    one_by_one = start
+    for sample in samples:
+        one_by_one = one_by_one.add(sample)
+    batched = start.add_all(samples)
+    assert batched.late == one_by_one.late > 0
+    assert batched.windows.keys() == one_by_one.windows.keys()
+    for key, acc in batched.windows.items():
+        assert acc.summary() == one_by_one.windows[key].summary(), key
