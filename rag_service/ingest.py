@@ -37,6 +37,10 @@ from rag_service.manifest import DocumentRecord, Manifest
 logger = logging.getLogger(__name__)
 
 
+Pending = tuple[DocumentRecord, int, float]
+"""A stored, uncommitted document: its record, page count and ``perf_counter`` start."""
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -79,8 +83,6 @@ class IngestService:
         self.chunk_tokens = chunk_tokens
         self.commit_every_s = commit_every_s
         self.commit_every_docs = commit_every_docs
-        self._pending: list[tuple[DocumentRecord, int, float]] = []
-        self._committed_at = time.monotonic()
 
     async def ingest(self, root: Path, progress: bool = False) -> IngestReport:
         """Bring the store in line with ``root`` (a folder, pruned of deleted files, or one file)."""
@@ -100,27 +102,29 @@ class IngestService:
         steps = plan(found, under, prune_missing=root.is_dir())
         report = IngestReport()
         bar = tqdm(steps, desc="ingesting", unit="file", disable=not progress, leave=False)
-        self._committed_at = time.monotonic()
+        pending: list[Pending] = []  # stored, not yet committed (per run: runs may overlap)
+        committed_at = time.monotonic()
         try:
             for step in bar:
                 bar.set_postfix_str(Path(step.path).name[:30])
-                await self._apply(step, found.get(step.path, ""), report)
-                if (len(self._pending) >= self.commit_every_docs
-                        or time.monotonic() - self._committed_at >= self.commit_every_s):
-                    await self._commit(report)
+                await self._apply(step, found.get(step.path, ""), report, pending)
+                if (len(pending) >= self.commit_every_docs
+                        or time.monotonic() - committed_at >= self.commit_every_s):
+                    await self._commit(pending, report)
+                    committed_at = time.monotonic()
         finally:  # also on Ctrl-C: what is stored so far is committed and recorded
-            await self._commit(report)
+            await self._commit(pending, report)
         report.seconds = time.perf_counter() - started
         return report
 
-    async def _commit(self, report: IngestReport) -> None:
+    async def _commit(self, pending: list[Pending], report: IngestReport) -> None:
         """Commit the stored batch, then record its documents in the manifest and events."""
-        self._committed_at = time.monotonic()
-        if not self._pending:
+        if not pending:
             return
         await self.store.flush()
-        pending, self._pending = self._pending, []
-        for record, pages, started in pending:
+        batch = pending[:]
+        pending.clear()
+        for record, pages, started in batch:
             self.manifest.put(record)
             report.indexed.append(record.path)
             report.pages += pages
@@ -130,7 +134,8 @@ class IngestService:
                         pages, record.chunks)
         self.manifest.bump_version()
 
-    async def _apply(self, step: Step, digest: str, report: IngestReport) -> None:
+    async def _apply(self, step: Step, digest: str, report: IngestReport,
+                     pending: list[Pending]) -> None:
         started = time.perf_counter()
         if step.action is Action.DELETE:
             await self._remove(step.path, step.previous_doc_id or "", report)
@@ -157,7 +162,7 @@ class IngestService:
             doc_id=doc.doc_id, path=step.path, content_hash=doc.content_hash, status="indexed",
             title=doc.title, doi=doc.doi, pages=len(doc.pages), chunks=stored,
             updated_ms=self.clock(), chunk_ids=tuple(c.chunk_id for c in chunks))
-        self._pending.append((record, len(doc.pages), started))
+        pending.append((record, len(doc.pages), started))
 
     async def _remove(self, path: str, doc_id: str, report: IngestReport) -> None:
         started = time.perf_counter()

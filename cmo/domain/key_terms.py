@@ -22,19 +22,21 @@ from collections.abc import Iterable
 
 from cmo.domain.sentences import split_sentences
 
-__all__ = ["GENERIC_WORDS", "candidate_runs", "key_terms"]
+__all__ = ["GENERIC_WORDS", "WORD_RE", "candidate_runs", "key_terms", "word_set"]
 
 MAX_TERM_WORDS = 3
 
-_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]|[A-Za-z]")
+WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]|[A-Za-z]")
+"""A word: letters first, then letters, digits, apostrophes or hyphens (``LC-MS``, ``Crohn's``)."""
 _BREAK_RE = re.compile(r"[^\s'’-]")  # any punctuation between two words ends a run
 
 
-def _words(text: str) -> frozenset[str]:
+def word_set(text: str) -> frozenset[str]:
+    """The whitespace-separated words of ``text`` (word lists written as one string)."""
     return frozenset(text.split())
 
 
-STOPWORDS = _words("""
+STOPWORDS = word_set("""
 a about above according across after again against all almost along already also although
 always am among an and another any anyone are around as at be became because become been
 before being below between both but by can cannot could did do does doing done due during
@@ -48,7 +50,7 @@ they this those though through throughout thus to together too toward towards un
 until up upon us very via was we well were what whatever when whenever where whereas
 whether which while who whom whose why will with within without would yet you your""")
 
-GENERIC_WORDS = _words("""
+GENERIC_WORDS = word_set("""
 aim aims analysis analyses analysed analyzed approach approaches article assess assessed
 assessment association associations background case cases change changes characteristics
 clinical compared comparison conclusion conclusions control controls data day days design
@@ -64,12 +66,10 @@ greater higher lower better worse larger smaller longer shorter fewer first seco
 two three four five six seven eight nine ten take taken create suggest suggests show shows
 regarding concerning following undergoing according based given new high low""")
 
-_BAD_SUFFIXES = ("ly",)  # adverbs never head or modify a term
-
 
 def _content(word: str) -> bool:
     lower = word.lower()
-    return (len(lower) > 2 and lower not in STOPWORDS and not lower.endswith(_BAD_SUFFIXES)
+    return (len(lower) > 2 and lower not in STOPWORDS and not lower.endswith("ly")  # no adverbs
             and not (lower.endswith("ed") and "-" not in lower))
 
 
@@ -83,7 +83,7 @@ def candidate_runs(sentence: str) -> list[tuple[tuple[int, int], ...]]:
     runs: list[tuple[tuple[int, int], ...]] = []
     current: list[tuple[int, int]] = []
     last_end = 0
-    for match in _WORD_RE.finditer(sentence):
+    for match in WORD_RE.finditer(sentence):
         gap = sentence[last_end:match.start()]
         if current and _BREAK_RE.search(gap):
             runs.append(tuple(current))

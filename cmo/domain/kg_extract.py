@@ -20,7 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cmo.domain.key_terms import WORD_RE as _WORD_RE
 from cmo.domain.key_terms import key_terms
+from cmo.domain.key_terms import word_set as _words
 from cmo.domain.sentences import split_sentences as _split
 
 logger = logging.getLogger(__name__)
@@ -109,10 +111,6 @@ _LEXICON_RE = re.compile(
 )
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
 _STOPWORDS = _words("""
 a about above after again against all also am among an and any are as at be been before
 being below between both but by can could did do does doing during each either few for
@@ -152,7 +150,6 @@ _CAPITAL_RUN_RE = re.compile(
 _ORG_WORDS = _words("University Hospital Institute Center Centre College Department Clinic "
                     "Foundation Association Society Agency Organization Organisation Ministry")
 _STUDY_WORDS = _words("Study Trial Survey Cohort Registry Project Program Programme")
-_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]|[A-Za-z]")
 _CUES = tuple((re.compile(pattern, re.IGNORECASE), cue) for pattern, cue in (
     (r"\bassociat", "association"), (r"\bcorrelat", "correlation"),
     (r"\b(?:increas|elevat|higher|raised|upregulat)", "increase"),
